@@ -1,0 +1,35 @@
+/**
+ * The stable deny reasons of contract section 4, with the HTTP status each answers and
+ * what it means. The README table and the OpenAPI document are built from this list.
+ */
+
+export const DENY_REASONS = {
+  malformed_request: { status: 400, meaning: "The body is not JSON, breaks the request schema, or is over 64 KiB. Recorded with the request bytes hashed only." },
+  actor_mismatch: { status: 403, meaning: "The body's `actor` is not the actor the bearer token is bound to." },
+  policy_denied: { status: 403, meaning: "No Cedar policy permits this actor, action and resource (or a forbid policy matched)." },
+  broker_not_allowed: { status: 403, meaning: "The policy does not let this actor run this action through the requested broker (or with network access)." },
+  image_not_allowed: { status: 403, meaning: "The Docker image is missing or not on the policy's image allowlist for this actor and action." },
+  permit_required: { status: 403, meaning: "The policy requires a signed permit for this scope and none was presented." },
+  unknown_issuer: { status: 403, meaning: "The permit's `key_id` is not a trusted permit-issuer key." },
+  invalid_signature: { status: 403, meaning: "The permit's signature does not verify over the JCS of the permit without `signature`." },
+  subject_mismatch: { status: 403, meaning: "The permit was issued to another actor than the one authenticated." },
+  scope_mismatch: { status: 403, meaning: "The permit's scope is not the requested action." },
+  policy_mismatch: { status: 403, meaning: "The permit names another policy than the active one." },
+  permit_not_yet_valid: { status: 403, meaning: "The permit's `issued_at` is in the future by more than the allowed clock skew." },
+  permit_expired: { status: 403, meaning: "The permit's `expires_at` has passed." },
+  permit_ttl_too_long: { status: 403, meaning: "The permit lives longer than the policy's `max_ttl_seconds` (or expires before it was issued)." },
+  nonce_replay_detected: { status: 403, meaning: "The permit's single-use nonce was already consumed by an earlier allowed action." },
+  protocol_not_allowed: { status: 403, meaning: "The intent's protocol is missing or not in the permit's `protocol_allowlist`." },
+  market_snapshot_stale: { status: 403, meaning: "There is no trusted market snapshot, or it is older than the policy's `max_age_seconds` (or dated in the future)." },
+  market_price_unknown: { status: 403, meaning: "The intent's asset is missing or has no price in the trusted snapshot, so the notional cannot be computed." },
+  max_notional_exceeded: { status: 403, meaning: "amount x price (computed from the trusted snapshot) exceeds the permit's `max_notional_usd`, or the intent has no amount." },
+  max_slippage_exceeded: { status: 403, meaning: "The intent's `slippage_bps` is missing or exceeds the permit's `max_slippage_bps`." },
+  policy_unavailable: { status: 503, meaning: "The policy engine could not evaluate the request. Fail closed: nothing runs." },
+  audit_unavailable: { status: 503, meaning: "The decision could not be durably recorded. Fail closed: nothing runs. A permit whose nonce was consumed just before the failure stays spent." },
+} as const;
+
+export type DenyReason = keyof typeof DENY_REASONS;
+
+export function httpStatusOf(reason: DenyReason | null): 200 | 400 | 403 | 503 {
+  return reason === null ? 200 : DENY_REASONS[reason].status;
+}

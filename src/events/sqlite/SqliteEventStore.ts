@@ -1,0 +1,572 @@
+/**
+ * SqliteEventStore: the EventStore port on one SQLite file through `node:sqlite`
+ * (`DatabaseSync`), which Node 24 and Deno 2 both provide.
+ *
+ * - Durability: WAL with `synchronous=FULL`, so the WAL is fsynced before COMMIT
+ *   returns and an append's Effect succeeds only once its events are on disk.
+ * - Atomicity and concurrency: an append is one synchronous `BEGIN IMMEDIATE` ...
+ *   `COMMIT`, so nothing interleaves within a process; across processes the write lock
+ *   taken by `BEGIN IMMEDIATE` serialises writers and `UNIQUE(stream, revision)` backs it.
+ * - Global order: `position` is an AUTOINCREMENT rowid assigned under the write lock, so
+ *   positions become visible in commit order and a reader never sees a gap.
+ * - The driver is synchronous: a busy wait (`busyTimeoutMs`) blocks the event loop.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
+import { Chunk, Effect, Layer, Option, PubSub, Queue, type Scope, Stream } from "effect";
+import {
+  EventStore,
+  EventStoreError,
+  type AppendResult,
+  type EventStoreShape,
+  type ExpectedState,
+  type JsonObject,
+  type NewEvent,
+  type RecordedEvent,
+} from "../EventStore.ts";
+
+export interface SqliteEventStoreOptions {
+  /** Database file; its parent directory is created when missing (`:memory:`: a private store without WAL). */
+  readonly path: string;
+  /** How long a write waits for another connection's lock before `unavailable` (default 5000). */
+  readonly busyTimeoutMs?: number;
+  /** How often a caught-up subscription looks for appends made by other connections (default 250). */
+  readonly pollIntervalMs?: number;
+}
+
+export const SCHEMA_VERSION = 1;
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+export const DEFAULT_POLL_INTERVAL_MS = 250;
+export const READ_ALL_DEFAULT_LIMIT = 1000;
+export const READ_ALL_MAX_LIMIT = 10000;
+
+const SCHEMA_V1 = `
+CREATE TABLE IF NOT EXISTS events (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  event_id TEXT NOT NULL UNIQUE,
+  stream TEXT NOT NULL,
+  revision INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  data TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  recorded_at TEXT NOT NULL,
+  UNIQUE (stream, revision)
+)`;
+
+const COLUMNS = "position, event_id, stream, revision, type, data, metadata, recorded_at";
+
+// --- driver errors -------------------------------------------------------------------
+
+/** SQLite primary result codes (https://sqlite.org/rescode.html) this adapter tells apart. */
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_NOMEM = 7;
+const SQLITE_READONLY = 8;
+const SQLITE_IOERR = 10;
+const SQLITE_CORRUPT = 11;
+const SQLITE_FULL = 13;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_PROTOCOL = 15;
+const SQLITE_CONSTRAINT = 19;
+const SQLITE_NOTADB = 26;
+
+/**
+ * `sqlite3_errstr` of each code above. Node always sets `errcode`/`errstr` on
+ * ERR_SQLITE_ERROR; Deno only does for prepared statements, and its `exec` and
+ * constructor errors carry just the message, so the code is recovered from it.
+ */
+const SQLITE_ERRSTR: ReadonlyArray<readonly [number, string]> = [
+  [SQLITE_BUSY, "database is locked"],
+  [SQLITE_LOCKED, "database table is locked"],
+  [SQLITE_NOMEM, "out of memory"],
+  [SQLITE_READONLY, "attempt to write a readonly database"],
+  [SQLITE_IOERR, "disk I/O error"],
+  [SQLITE_CORRUPT, "database disk image is malformed"],
+  [SQLITE_FULL, "database or disk is full"],
+  [SQLITE_CANTOPEN, "unable to open database file"],
+  [SQLITE_PROTOCOL, "locking protocol"],
+  [SQLITE_CONSTRAINT, "constraint failed"],
+  [SQLITE_NOTADB, "file is not a database"],
+];
+
+const UNAVAILABLE_CODES: ReadonlySet<number> = new Set([
+  SQLITE_BUSY,
+  SQLITE_LOCKED,
+  SQLITE_NOMEM,
+  SQLITE_READONLY,
+  SQLITE_IOERR,
+  SQLITE_FULL,
+  SQLITE_CANTOPEN,
+  SQLITE_PROTOCOL,
+]);
+
+type DriverFailure =
+  | { readonly kind: "sqlite"; readonly code: number | undefined; readonly text: string; readonly message: string }
+  | { readonly kind: "closed" };
+
+/** Recognises errors thrown by node:sqlite; anything else is a defect and is left alone. */
+function driverFailure(error: unknown): DriverFailure | undefined {
+  if (!(error instanceof Error) || !("code" in error)) return undefined;
+  if (error.code === "ERR_INVALID_STATE") return { kind: "closed" };
+  if (error.code !== "ERR_SQLITE_ERROR") return undefined;
+  const errcode = "errcode" in error && typeof error.errcode === "number" ? error.errcode : undefined;
+  const errstr = "errstr" in error && typeof error.errstr === "string" ? error.errstr : undefined;
+  const known = errcode === undefined
+    ? SQLITE_ERRSTR.find(([, text]) => error.message.includes(text))
+    : SQLITE_ERRSTR.find(([code]) => code === (errcode & 0xff));
+  const code = errcode === undefined ? known?.[0] : errcode & 0xff;
+  // Only the generic errstr goes into our messages: the driver's message can carry paths.
+  const text = errstr ?? known?.[1] ?? (error.message.startsWith("UNIQUE constraint failed") ? "constraint failed" : "SQL error");
+  return { kind: "sqlite", code, text, message: error.message };
+}
+
+/**
+ * The error boundary: driver errors become EventStoreError reasons. Statements bind
+ * every value as a parameter, so no message here can carry event data.
+ */
+function translate(operation: string, stream: string | undefined, error: unknown): EventStoreError | undefined {
+  const failure = driverFailure(error);
+  if (failure === undefined) return undefined;
+  const withStream = stream === undefined ? {} : { stream };
+  if (failure.kind === "closed") {
+    return new EventStoreError({ reason: "unavailable", message: `SQLite ${operation} failed: the database is closed`, ...withStream });
+  }
+  if (failure.code === SQLITE_CONSTRAINT && failure.message.includes("events.event_id")) {
+    return new EventStoreError({ reason: "invalid_event", message: "an event id is already in the store", ...withStream });
+  }
+  if (failure.code === SQLITE_CONSTRAINT && failure.message.includes("events.stream, events.revision")) {
+    return new EventStoreError({
+      reason: "wrong_expected_version",
+      message: "the stream was appended to concurrently",
+      ...withStream,
+    });
+  }
+  if (failure.code === SQLITE_CORRUPT || failure.code === SQLITE_NOTADB) {
+    return new EventStoreError({ reason: "corrupt", message: `SQLite ${operation} failed: ${failure.text}`, ...withStream });
+  }
+  // Busy, locked, I/O, full, read-only, and anything unrecognised: the store cannot serve.
+  const detail = failure.code !== undefined && UNAVAILABLE_CODES.has(failure.code) ? failure.text : `unexpected SQLite error: ${failure.text}`;
+  return new EventStoreError({ reason: "unavailable", message: `SQLite ${operation} failed: ${detail}`, ...withStream });
+}
+
+/** Runs synchronous driver code; driver errors fail with EventStoreError, other throws are defects. */
+function attempt<A>(operation: string, stream: string | undefined, run: () => A): Effect.Effect<A, EventStoreError> {
+  return Effect.suspend(() => {
+    try {
+      return Effect.succeed(run());
+    } catch (error) {
+      const translated = translate(operation, stream, error);
+      return translated === undefined ? Effect.die(error) : Effect.fail(translated);
+    }
+  });
+}
+
+// --- event validation ------------------------------------------------------------------
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Names the first thing in `value` that JSON would not carry unchanged; no key or value is echoed. */
+function jsonProblem(value: unknown, ancestors: Set<object>): string | undefined {
+  switch (typeof value) {
+    case "string":
+      return LONE_SURROGATE.test(value) ? "a string with a lone surrogate" : undefined;
+    case "number":
+      return Number.isFinite(value) ? undefined : "a non-finite number (NaN or Infinity)";
+    case "boolean":
+      return undefined;
+    case "object":
+      break;
+    default:
+      return `a value of type ${typeof value}`;
+  }
+  if (value === null) return undefined;
+  if (ancestors.has(value)) return "a cycle";
+  ancestors.add(value);
+  const problem = Array.isArray(value) ? arrayProblem(value, ancestors) : objectProblem(value, ancestors);
+  ancestors.delete(value);
+  return problem;
+}
+
+function arrayProblem(value: ReadonlyArray<unknown>, ancestors: Set<object>): string | undefined {
+  if (Object.keys(value).length !== value.length) return "a sparse array or an array with extra properties";
+  for (const item of value) {
+    const problem = jsonProblem(item, ancestors);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+function objectProblem(value: object, ancestors: Set<object>): string | undefined {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return "an object that is not a plain object";
+  if (Object.getOwnPropertySymbols(value).length > 0) return "a symbol key";
+  for (const [key, item] of Object.entries(value)) {
+    if (LONE_SURROGATE.test(key)) return "a key with a lone surrogate";
+    const problem = jsonProblem(item, ancestors);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Checks the field is a JSON object and returns its JSON text, or why it is not. */
+function encodeJsonObject(value: unknown): { readonly json: string } | { readonly problem: string } {
+  if (!isPlainObject(value)) return { problem: "is not a JSON object" };
+  const problem = jsonProblem(value, new Set());
+  return problem === undefined ? { json: JSON.stringify(value) } : { problem: `contains ${problem}` };
+}
+
+interface EncodedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly data: string;
+  readonly metadata: string;
+}
+
+function invalid(stream: string, message: string): EventStoreError {
+  return new EventStoreError({ reason: "invalid_event", message, stream });
+}
+
+/** Validates a batch before any I/O; messages name the event by index, never its content. */
+function encodeBatch(stream: string, events: ReadonlyArray<NewEvent>): ReadonlyArray<EncodedEvent> | EventStoreError {
+  if (typeof stream !== "string" || stream.length === 0) return invalid(stream, "the stream name must be a non-empty string");
+  if (!Array.isArray(events) || events.length === 0) return invalid(stream, "an append needs at least one event");
+  const encoded: Array<EncodedEvent> = [];
+  const ids = new Set<string>();
+  for (const [index, event] of events.entries()) {
+    const at = `event ${index + 1} of ${events.length}`;
+    if (typeof event !== "object" || event === null) return invalid(stream, `${at} is not an object`);
+    if (typeof event.id !== "string" || event.id.length === 0) return invalid(stream, `${at}: id must be a non-empty string`);
+    if (ids.has(event.id)) return invalid(stream, `${at}: id repeats an earlier event of the batch`);
+    ids.add(event.id);
+    if (typeof event.type !== "string" || event.type.length === 0) return invalid(stream, `${at}: type must be a non-empty string`);
+    const data = encodeJsonObject(event.data);
+    if ("problem" in data) return invalid(stream, `${at}: data ${data.problem}`);
+    const metadata = event.metadata === undefined ? { json: "{}" } : encodeJsonObject(event.metadata);
+    if ("problem" in metadata) return invalid(stream, `${at}: metadata ${metadata.problem}`);
+    encoded.push({ id: event.id, type: event.type, data: data.json, metadata: metadata.json });
+  }
+  return encoded;
+}
+
+function describeExpected(expected: ExpectedState): string {
+  return typeof expected === "object" ? `revision ${String(expected.revision)}` : expected;
+}
+
+function satisfies(expected: ExpectedState, current: number | undefined): boolean {
+  if (expected === "any") return true;
+  if (expected === "no_stream") return current === undefined;
+  if (expected === "stream_exists") return current !== undefined;
+  return current !== undefined && current === expected.revision;
+}
+
+// --- row decoding ----------------------------------------------------------------------
+
+function corrupt(message: string, stream?: string): EventStoreError {
+  return new EventStoreError({ reason: "corrupt", message, ...(stream === undefined ? {} : { stream }) });
+}
+
+function decodeJsonObject(text: string): JsonObject | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isPlainObject(value) ? (value as JsonObject) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeRow(row: Record<string, SQLOutputValue>): RecordedEvent | EventStoreError {
+  const { position, event_id, stream, revision, type, data, metadata, recorded_at } = row;
+  if (typeof position !== "number" || !Number.isSafeInteger(position)) return corrupt("an event row has no valid position");
+  const at = `event at position ${position}`;
+  if (
+    typeof event_id !== "string" ||
+    typeof stream !== "string" ||
+    typeof revision !== "number" ||
+    !Number.isSafeInteger(revision) ||
+    typeof type !== "string" ||
+    typeof data !== "string" ||
+    typeof metadata !== "string" ||
+    typeof recorded_at !== "string"
+  ) {
+    return corrupt(`${at} has a column of the wrong type`);
+  }
+  const decodedData = decodeJsonObject(data);
+  if (decodedData === undefined) return corrupt(`${at} has data that is not a JSON object`, stream);
+  const decodedMetadata = decodeJsonObject(metadata);
+  if (decodedMetadata === undefined) return corrupt(`${at} has metadata that is not a JSON object`, stream);
+  return {
+    id: event_id,
+    type,
+    stream,
+    revision,
+    position,
+    data: decodedData,
+    metadata: decodedMetadata,
+    recordedAt: recorded_at,
+  };
+}
+
+function decodeRows(rows: ReadonlyArray<Record<string, SQLOutputValue>>): Effect.Effect<ReadonlyArray<RecordedEvent>, EventStoreError> {
+  const events: Array<RecordedEvent> = [];
+  for (const row of rows) {
+    const decoded = decodeRow(row);
+    if (decoded instanceof EventStoreError) return Effect.fail(decoded);
+    events.push(decoded);
+  }
+  return Effect.succeed(events);
+}
+
+// --- options -----------------------------------------------------------------------------
+
+/** Read options out of range are caller bugs, not store failures: they die. */
+function nonNegativeInteger(name: string, value: number | undefined, fallback: number): Effect.Effect<number> {
+  if (value === undefined) return Effect.succeed(fallback);
+  return Number.isSafeInteger(value) && value >= 0
+    ? Effect.succeed(value)
+    : Effect.dieMessage(`SqliteEventStore: ${name} must be a non-negative integer`);
+}
+
+// --- opening -------------------------------------------------------------------------------
+
+interface Statements {
+  readonly begin: StatementSync;
+  readonly commit: StatementSync;
+  readonly rollback: StatementSync;
+  readonly lastRevision: StatementSync;
+  readonly insert: StatementSync;
+  readonly readStream: StatementSync;
+  readonly readAll: StatementSync;
+  readonly select1: StatementSync;
+}
+
+function pragmaValue(db: DatabaseSync, pragma: string): SQLOutputValue | undefined {
+  const row = db.prepare(`PRAGMA ${pragma}`).get();
+  return row === undefined ? undefined : Object.values(row)[0];
+}
+
+function rollbackQuietly(db: DatabaseSync, rollback: StatementSync): void {
+  try {
+    if (db.isOpen && db.isTransaction) rollback.run();
+  } catch {
+    // SQLite may already have rolled back (e.g. after an I/O error); the original error wins.
+  }
+}
+
+/** Applies pragmas and the schema; throws driver errors, returns a failure for states it refuses. */
+function configure(db: DatabaseSync, busyTimeoutMs: number, path: string): EventStoreError | undefined {
+  db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+  const journal = pragmaValue(db, "journal_mode = WAL");
+  if (journal !== "wal" && path !== ":memory:") {
+    return new EventStoreError({ reason: "unavailable", message: `SQLite open failed: could not enable WAL (journal_mode is ${String(journal)})` });
+  }
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA foreign_keys = ON");
+  const current = pragmaValue(db, "user_version");
+  if (current === SCHEMA_VERSION) return undefined;
+  // Another process may be creating the schema at the same time: migrate under the write lock.
+  const begin = db.prepare("BEGIN IMMEDIATE");
+  const commit = db.prepare("COMMIT");
+  const rollback = db.prepare("ROLLBACK");
+  begin.run();
+  try {
+    const locked = pragmaValue(db, "user_version");
+    if (locked === 0) {
+      db.exec(SCHEMA_V1);
+      db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    } else if (locked !== SCHEMA_VERSION) {
+      rollback.run();
+      return new EventStoreError({
+        reason: "unavailable",
+        message: `SQLite open failed: schema version ${String(locked)} is not ${SCHEMA_VERSION}, the version this build supports`,
+      });
+    }
+    commit.run();
+    return undefined;
+  } catch (error) {
+    rollbackQuietly(db, rollback);
+    throw error;
+  }
+}
+
+function prepareStatements(db: DatabaseSync): Statements {
+  return {
+    begin: db.prepare("BEGIN IMMEDIATE"),
+    commit: db.prepare("COMMIT"),
+    rollback: db.prepare("ROLLBACK"),
+    lastRevision: db.prepare("SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1"),
+    insert: db.prepare(
+      "INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ),
+    readStream: db.prepare(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision LIMIT ?`),
+    readAll: db.prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`),
+    select1: db.prepare("SELECT 1 AS ok"),
+  };
+}
+
+/**
+ * Opens the store's file (creating its directory), applies the pragmas and the schema;
+ * the connection closes when the scope does. Fails `unavailable` when the file cannot be
+ * opened or locked, `corrupt` when it is not a database.
+ */
+export const openSqliteEventDatabase = (
+  options: Pick<SqliteEventStoreOptions, "path" | "busyTimeoutMs">,
+): Effect.Effect<DatabaseSync, EventStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { path } = options;
+    const busyTimeoutMs = yield* nonNegativeInteger("busyTimeoutMs", options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS);
+    yield* Effect.try({
+      try: () => {
+        if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+      },
+      catch: () => new EventStoreError({ reason: "unavailable", message: "SQLite open failed: cannot create the database directory" }),
+    });
+    const db = yield* Effect.acquireRelease(
+      attempt("open", undefined, () => new DatabaseSync(path)),
+      (db) =>
+        Effect.sync(() => {
+          if (db.isOpen) db.close();
+        }),
+    );
+    const refused = yield* attempt("open", undefined, () => configure(db, busyTimeoutMs, path));
+    if (refused !== undefined) return yield* Effect.fail(refused);
+    return db;
+  });
+
+// --- the store -----------------------------------------------------------------------------
+
+type Decision = { readonly ok: AppendResult } | { readonly refused: EventStoreError };
+
+/** Opens (creating when needed) the store file; the database closes when the scope does. */
+export const makeSqliteEventStore = (
+  options: SqliteEventStoreOptions,
+): Effect.Effect<EventStoreShape, EventStoreError, Scope.Scope> =>
+  Effect.gen(function* () {
+    const pollIntervalMs = yield* nonNegativeInteger("pollIntervalMs", options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS);
+    if (pollIntervalMs === 0) return yield* Effect.dieMessage("SqliteEventStore: pollIntervalMs must be positive");
+    const db = yield* openSqliteEventDatabase(options);
+    const sql = yield* attempt("open", undefined, () => prepareStatements(db));
+    // Wakes this instance's subscriptions after each commit; sliding(1) because one
+    // pending "something changed" is as good as many.
+    const commits = yield* Effect.acquireRelease(PubSub.sliding<void>(1), PubSub.shutdown);
+
+    const lastRevisionOf = (stream: string): number | undefined => {
+      const row = sql.lastRevision.get(stream);
+      const revision = row?.["revision"];
+      return typeof revision === "number" ? revision : undefined;
+    };
+
+    const appendTransaction = (
+      stream: string,
+      events: ReadonlyArray<EncodedEvent>,
+      expected: ExpectedState,
+      recordedAt: string,
+    ): Decision => {
+      sql.begin.run();
+      try {
+        const current = lastRevisionOf(stream);
+        if (!satisfies(expected, current)) {
+          sql.rollback.run();
+          const found = current === undefined ? "the stream does not exist" : `the stream is at revision ${current}`;
+          return {
+            refused: new EventStoreError({
+              reason: "wrong_expected_version",
+              message: `expected ${describeExpected(expected)} but ${found}`,
+              stream,
+            }),
+          };
+        }
+        let revision = current ?? -1;
+        let position = 0;
+        for (const event of events) {
+          revision += 1;
+          const result = sql.insert.run(event.id, stream, revision, event.type, event.data, event.metadata, recordedAt);
+          position = Number(result.lastInsertRowid);
+        }
+        sql.commit.run();
+        return { ok: { revision, position } };
+      } catch (error) {
+        rollbackQuietly(db, sql.rollback);
+        throw error;
+      }
+    };
+
+    const append: EventStoreShape["append"] = (stream, events, expected) =>
+      Effect.gen(function* () {
+        const encoded = encodeBatch(stream, events);
+        if (encoded instanceof EventStoreError) return yield* Effect.fail(encoded);
+        const decision = yield* Effect.clockWith((clock) =>
+          attempt("append", stream, () =>
+            appendTransaction(stream, encoded, expected, new Date(clock.unsafeCurrentTimeMillis()).toISOString()),
+          ),
+        );
+        if ("refused" in decision) return yield* Effect.fail(decision.refused);
+        yield* PubSub.publish(commits, undefined);
+        return decision.ok;
+      });
+
+    const readStream: EventStoreShape["readStream"] = (stream, options) =>
+      Effect.gen(function* () {
+        const fromRevision = yield* nonNegativeInteger("fromRevision", options?.fromRevision, 0);
+        const limit = yield* nonNegativeInteger("limit", options?.limit, -1);
+        const rows = yield* attempt("readStream", stream, () => sql.readStream.all(stream, fromRevision, limit));
+        return yield* decodeRows(rows);
+      });
+
+    const readAllPage = (after: number, limit: number): Effect.Effect<ReadonlyArray<RecordedEvent>, EventStoreError> =>
+      Effect.flatMap(
+        attempt("readAll", undefined, () => sql.readAll.all(after, limit)),
+        decodeRows,
+      );
+
+    const readAll: EventStoreShape["readAll"] = (options) =>
+      Effect.gen(function* () {
+        const after = yield* nonNegativeInteger("after", options?.after, 0);
+        const limit = yield* nonNegativeInteger("limit", options?.limit, READ_ALL_DEFAULT_LIMIT);
+        return yield* readAllPage(after, Math.min(limit, READ_ALL_MAX_LIMIT));
+      });
+
+    const subscribeAll: EventStoreShape["subscribeAll"] = (options) =>
+      Stream.unwrapScoped(
+        Effect.gen(function* () {
+          const start = yield* nonNegativeInteger("after", options?.after, 0);
+          const wake = yield* PubSub.subscribe(commits);
+          // Subscribed before the first read, so a commit landing after any read leaves a
+          // wake-up in the queue and the wait below cannot miss it; wake-ups from before the
+          // read are drained as that read already covers them.
+          const nextPage = (after: number) =>
+            Effect.gen(function* () {
+              for (;;) {
+                yield* Queue.takeAll(wake);
+                const page = yield* readAllPage(after, READ_ALL_DEFAULT_LIMIT);
+                const last = page[page.length - 1];
+                if (last !== undefined) return [Chunk.unsafeFromArray(page), Option.some(last.position)] as const;
+                // Other processes do not signal us: poll as well. Interruption cancels the timer.
+                yield* Effect.timeoutOption(Queue.take(wake), pollIntervalMs);
+              }
+            });
+          return Stream.paginateChunkEffect(start, nextPage);
+        }),
+      );
+
+    const ping: EventStoreShape["ping"] = attempt("ping", undefined, () => {
+      sql.select1.get();
+      // Writable means the write lock can be taken now (not read-only, not wedged).
+      sql.begin.run();
+      rollbackQuietly(db, sql.rollback);
+    });
+
+    return { append, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
+  });
+
+export const SqliteEventStore = {
+  /** The EventStore on the SQLite file at `options.path`, open for the layer's lifetime. */
+  layer: (options: SqliteEventStoreOptions): Layer.Layer<EventStore, EventStoreError> =>
+    Layer.scoped(EventStore, makeSqliteEventStore(options)),
+} as const;

@@ -1,0 +1,72 @@
+/**
+ * The HTTP application: authentication, the capability routes, health, readiness,
+ * metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
+ * internals; request logs carry no token, body or signature.
+ */
+import { Effect } from "effect";
+import { Hono } from "hono";
+import { decisionRoutes } from "../decisions/routes.ts";
+import { EventStore } from "../events/EventStore.ts";
+import type { DataDirectory } from "../identity/DataDirectory.ts";
+import { marketRoutes } from "../market/routes.ts";
+import { permitRoutes } from "../permits/routes.ts";
+import type { PolicyBundle } from "../policy/PolicyBundle.ts";
+import type { LogSink } from "../platform/Logging.ts";
+import type { MetricsShape } from "../platform/Metrics.ts";
+import type { RunEffect } from "./AppRuntime.ts";
+import { authenticate, requireOperator, type AppEnv } from "./auth.ts";
+import { openApiDocument } from "./openapi.ts";
+
+export const SERVICE_VERSION = "0.1.0";
+
+export interface AppDependencies {
+  readonly run: RunEffect;
+  readonly identity: DataDirectory;
+  readonly policy: PolicyBundle;
+  readonly metrics: MetricsShape;
+  readonly logs: LogSink;
+}
+
+export function makeApp(deps: AppDependencies): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const openapi = openApiDocument(SERVICE_VERSION);
+
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    const principal = c.get("principal");
+    deps.logs.write("info", "request", {
+      method: c.req.method,
+      path: c.req.routePath,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
+      principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : "operator",
+    });
+  });
+  app.use(authenticate(deps.identity.credentials));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) => {
+    const ping = await deps.run(Effect.flatMap(EventStore, (store) => store.ping).pipe(Effect.either));
+    const ready = ping._tag === "Right";
+    return c.json(
+      { status: ready ? "ready" : "not_ready", store: ready ? "ok" : "unavailable", policy_id: deps.policy.policyId, policy_hash: deps.policy.policyHash },
+      ready ? 200 : 503,
+    );
+  });
+  app.get("/keys", (c) => c.json({ keys: deps.identity.publicKeys }));
+  app.get("/openapi.json", (c) => c.json(openapi));
+  app.get("/metrics", requireOperator, (c) => c.text(deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+
+  app.route("/", decisionRoutes(deps.run));
+  app.route("/", permitRoutes(deps.run));
+  app.route("/", marketRoutes(deps.run));
+
+  app.notFound((c) => c.json({ error: "not_found", message: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    const traceId = crypto.randomUUID();
+    deps.logs.write("error", "unhandled error", { trace_id: traceId, path: c.req.path, error: error.name });
+    return c.json({ error: "internal_error", trace_id: traceId }, 500);
+  });
+  return app;
+}

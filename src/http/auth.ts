@@ -1,0 +1,34 @@
+/**
+ * Bearer authentication (contract section 2): every route but the public ones needs a
+ * token; a missing or unknown token answers 401 and nothing is recorded. The token is
+ * hashed and looked up; it is never logged or echoed.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { Credentials, Principal } from "../identity/Credentials.ts";
+
+export type AppEnv = { Variables: { principal: Principal } };
+
+export const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/keys", "/openapi.json"]);
+
+const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+
+export function authenticate(credentials: Credentials): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
+    const principal = token === undefined ? undefined : credentials.authenticate(token);
+    if (principal === undefined) {
+      c.header("WWW-Authenticate", 'Bearer realm="zt-infra"');
+      return c.json({ error: "unauthorized", message: "a valid bearer token is required" }, 401);
+    }
+    c.set("principal", principal);
+    return next();
+  };
+}
+
+export const requireOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (c.get("principal").role !== "operator") {
+    return c.json({ error: "forbidden", message: "this endpoint needs the operator token" }, 403);
+  }
+  return next();
+};

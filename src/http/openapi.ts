@@ -1,0 +1,109 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API (contract section 4). Request schemas are
+ * generated from the same Effect schemas that validate requests, so they cannot drift.
+ */
+import { JSONSchema, type Schema } from "effect";
+import { ActionRequest } from "../decisions/ActionRequest.ts";
+import { DENY_REASONS } from "../decisions/DenyReason.ts";
+import { MarketSnapshot } from "../market/MarketSnapshot.ts";
+import { PermitRequest } from "../permits/issuePermit.ts";
+import { Permit } from "../permits/Permit.ts";
+
+function jsonSchema(schema: Schema.Schema<any, any, never>): Record<string, unknown> {
+  const { $schema: _draft, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>;
+  return rest;
+}
+
+const DecisionResponse = {
+  type: "object",
+  required: ["decision_id", "status", "reason", "invariant_checks", "policy_id", "policy_hash", "permit_id", "intent_hash", "receipt_hash", "decided_at", "execution"],
+  properties: {
+    decision_id: { type: "string", pattern: "^dec_[0-9A-HJKMNP-TV-Z]{26}$" },
+    status: { enum: ["allowed", "denied"] },
+    reason: { enum: [...Object.keys(DENY_REASONS), null] },
+    detail: { type: "string", description: "Why, for people. Not part of the receipt." },
+    invariant_checks: { type: "array", items: { type: "object", required: ["name", "ok"], properties: { name: { type: "string" }, ok: { type: "boolean" } } } },
+    policy_id: { type: "string" },
+    policy_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    permit_id: { type: ["string", "null"] },
+    intent_hash: { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" },
+    receipt_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    notional_usd: { type: ["string", "null"], description: "amount x price from the trusted snapshot, when max_notional ran" },
+    decided_at: { type: "string", format: "date-time" },
+    execution: { type: ["object", "null"] },
+    errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
+  },
+};
+
+const ErrorBody = { type: "object", required: ["error"], properties: { error: { type: "string" }, message: { type: "string" } } };
+
+const json = (schema: unknown) => ({ content: { "application/json": { schema } } });
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  const security = [{ bearer: [] }];
+  return {
+    openapi: "3.1.0",
+    info: { title: "ZT-Infra control plane", version, description: "Deterministic, fail-closed decisions for AI-agent actions." },
+    components: {
+      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
+      schemas: {
+        ActionRequest: jsonSchema(ActionRequest),
+        Decision: DecisionResponse,
+        PermitRequest: jsonSchema(PermitRequest),
+        Permit: jsonSchema(Permit),
+        MarketSnapshot: jsonSchema(MarketSnapshot),
+        Error: ErrorBody,
+      },
+    },
+    paths: {
+      "/actions": {
+        post: {
+          summary: "Ask before acting: decide, record, answer",
+          security,
+          requestBody: json({ $ref: "#/components/schemas/ActionRequest" }),
+          responses: {
+            "200": { description: "allowed", ...json({ $ref: "#/components/schemas/Decision" }) },
+            "400": { description: "malformed_request (recorded)", ...json({ $ref: "#/components/schemas/Decision" }) },
+            "401": { description: "missing or unknown token (not recorded)", ...json({ $ref: "#/components/schemas/Error" }) },
+            "403": { description: "denied (recorded)", ...json({ $ref: "#/components/schemas/Decision" }) },
+            "413": { description: "body over 64 KiB: malformed_request (recorded)", ...json({ $ref: "#/components/schemas/Decision" }) },
+            "503": { description: "audit_unavailable or policy_unavailable: fail closed", ...json({ $ref: "#/components/schemas/Decision" }) },
+          },
+        },
+      },
+      "/decisions/{id}": {
+        get: {
+          summary: "A recorded decision (agents: their own only)",
+          security,
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "the decision", ...json({ $ref: "#/components/schemas/Decision" }) }, "404": { description: "not found or not visible" } },
+        },
+      },
+      "/permits": {
+        post: {
+          summary: "Issue a signed single-use permit (operator)",
+          security,
+          requestBody: json({ $ref: "#/components/schemas/PermitRequest" }),
+          responses: {
+            "201": { description: "the permit", ...json({ $ref: "#/components/schemas/Permit" }) },
+            "400": { description: "unknown_scope, unknown_constraint, permit_ttl_too_long or malformed_request", ...json({ $ref: "#/components/schemas/Error" }) },
+            "403": { description: "not the operator" },
+          },
+        },
+      },
+      "/market/snapshot": {
+        put: {
+          summary: "Replace the trusted market snapshot (operator)",
+          security,
+          requestBody: json({ $ref: "#/components/schemas/MarketSnapshot" }),
+          responses: { "200": { description: "recorded" }, "400": { description: "malformed" }, "403": { description: "not the operator" } },
+        },
+      },
+      "/keys": { get: { summary: "Public keys: permit issuers and the audit key", responses: { "200": { description: "keys" } } } },
+      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "alive" } } } },
+      "/readyz": { get: { summary: "Store reachable and policy loaded", responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
+      "/metrics": { get: { summary: "Prometheus metrics (operator)", security, responses: { "200": { description: "text/plain; version=0.0.4" } } } },
+      "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * Entry point of `npm start` and `deno task start`: configuration from the environment,
+ * then the control plane until SIGINT/SIGTERM. Exit code 2 on bad configuration.
+ */
+import { ConfigError, loadConfig } from "./config.ts";
+import { startServer, StartupError } from "./server.ts";
+
+export async function main(): Promise<void> {
+  try {
+    const server = await startServer(loadConfig());
+    const stop = () => {
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof StartupError) {
+      console.error(`zt-infra: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+await main();

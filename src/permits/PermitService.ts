@@ -1,0 +1,51 @@
+/**
+ * `POST /permits` as a service: checks the request against the active policy, signs
+ * the permit with the issuer key and records `PermitIssued.v1` (everything but the
+ * signature, which is a bearer credential and is never stored or logged).
+ */
+import { Clock, Context, Effect, Either, Layer } from "effect";
+import { EventStore, type EventStoreError, type JsonObject } from "../events/EventStore.ts";
+import { Identity } from "../identity/Identity.ts";
+import { ActivePolicy } from "../policy/ActivePolicy.ts";
+import { Ids } from "../platform/Ids.ts";
+import { permitStream, unsignedPart, type Permit } from "./Permit.ts";
+import { checkPermitRequest, signPermit, type PermitRejection } from "./issuePermit.ts";
+
+export const PERMIT_ISSUED = "PermitIssued.v1";
+
+export interface PermitServiceShape {
+  /** Issues and records a permit, or rejects a request the policy could never honour. */
+  readonly issue: (request: unknown) => Effect.Effect<Either.Either<Permit, PermitRejection>, EventStoreError>;
+}
+
+export class PermitService extends Context.Tag("zt/PermitService")<PermitService, PermitServiceShape>() {
+  static readonly layer = Layer.effect(
+    PermitService,
+    Effect.gen(function* () {
+      const store = yield* EventStore;
+      const policy = yield* ActivePolicy;
+      const identity = yield* Identity;
+      const ids = yield* Ids;
+      return {
+        issue: (input) =>
+          Effect.gen(function* () {
+            const checked = checkPermitRequest(policy.manifest, input);
+            if (Either.isLeft(checked)) return Either.left(checked.left);
+            const now = yield* Clock.currentTimeMillis;
+            const permit = signPermit({
+              ...checked.right,
+              policyId: policy.policyId,
+              now,
+              permitId: `permit_${yield* ids.ulid(now)}`,
+              nonce: yield* ids.uuid,
+              key: identity.issuerKey,
+            });
+            const eventId = yield* ids.uuid;
+            yield* store.append(permitStream(permit.permit_id), [{ id: eventId, type: PERMIT_ISSUED, data: unsignedPart(permit) as unknown as JsonObject }], "no_stream");
+            yield* Effect.logInfo("permit issued").pipe(Effect.annotateLogs({ permit_id: permit.permit_id, subject: permit.subject, scope: permit.scope }));
+            return Either.right(permit);
+          }),
+      };
+    }),
+  );
+}

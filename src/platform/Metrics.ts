@@ -1,0 +1,85 @@
+/**
+ * A small Prometheus registry (text exposition format 0.0.4): counters and histograms
+ * with labels. Kept in-process and dependency-free so it runs unchanged on Node and Deno.
+ */
+import { Context, Layer } from "effect";
+
+type Labels = Readonly<Record<string, string>>;
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return "";
+  const escape = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+  return `{${entries.map(([key, value]) => `${key}="${escape(value)}"`).join(",")}}`;
+}
+
+class Counter {
+  readonly #values = new Map<string, { labels: Labels; value: number }>();
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const entry = this.#values.get(key) ?? { labels, value: 0 };
+    entry.value += by;
+    this.#values.set(key, entry);
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [key, entry] of this.#values) lines.push(`${this.name}${key} ${entry.value}`);
+    return lines.join("\n");
+  }
+}
+
+class Histogram {
+  readonly #buckets: ReadonlyArray<number>;
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string, buckets: ReadonlyArray<number>) {
+    this.name = name;
+    this.help = help;
+    this.#buckets = [...buckets].sort((a, b) => a - b);
+    this.#counts = this.#buckets.map(() => 0);
+  }
+  observe(seconds: number): void {
+    this.#sum += seconds;
+    this.#count += 1;
+    this.#buckets.forEach((bound, index) => {
+      if (seconds <= bound) this.#counts[index] = (this.#counts[index] ?? 0) + 1;
+    });
+  }
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.#buckets.forEach((bound, index) => lines.push(`${this.name}_bucket{le="${bound}"} ${this.#counts[index] ?? 0}`));
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`, `${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
+    return lines.join("\n");
+  }
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function makeMetrics() {
+  const decisions = new Counter("zt_decisions_total", "Decisions recorded, by status and reason.");
+  const decisionLatency = new Histogram("zt_decision_duration_seconds", "Time from request body read to decision recorded.", LATENCY_BUCKETS);
+  const appendLatency = new Histogram("zt_store_append_duration_seconds", "Event store append latency, including the durable commit.", LATENCY_BUCKETS);
+  const storeFailures = new Counter("zt_store_failures_total", "Event store operations that failed, by reason.");
+  return {
+    decisions,
+    decisionLatency,
+    appendLatency,
+    storeFailures,
+    render: () => `${[decisions, decisionLatency, appendLatency, storeFailures].map((metric) => metric.render()).join("\n")}\n`,
+  };
+}
+
+export type MetricsShape = ReturnType<typeof makeMetrics>;
+
+export class Metrics extends Context.Tag("zt/Metrics")<Metrics, MetricsShape>() {
+  static readonly layer: Layer.Layer<Metrics> = Layer.sync(Metrics, makeMetrics);
+}

@@ -1,0 +1,210 @@
+/**
+ * Compiles a policy bundle (contract section 3) from its files: the manifest, the Cedar
+ * schema and every `*.cedar` file. Cedar policies are parsed, validated against the
+ * schema (strict mode) and preparsed once here; requests are then evaluated against the
+ * preparsed set. Any problem names the file and line, and there is no fallback to allow.
+ */
+import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
+import { Either, ParseResult, Schema } from "effect";
+import { canonicalJsonTrusted } from "../kernel/jcs.ts";
+import { sha256Hex } from "../kernel/hashing.ts";
+import { PolicyManifest } from "./PolicyManifest.ts";
+
+export const MANIFEST_FILE = "policy.json";
+
+export interface BundleFile {
+  /** Path relative to the bundle directory, with `/` separators. */
+  readonly path: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface BundleProblem {
+  readonly file: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly message: string;
+}
+
+/** A Cedar request: ids as the agent sent them, context already checked to be Cedar-representable. */
+export interface CedarRequest {
+  readonly actor: string;
+  readonly action: string;
+  readonly resource: string;
+  readonly context: Readonly<Record<string, unknown>>;
+}
+
+export type CedarAnswer =
+  | { readonly ok: true; readonly allowed: boolean; readonly determiningPolicies: ReadonlyArray<string> }
+  | { readonly ok: false; readonly error: string };
+
+export interface PolicyBundle {
+  readonly policyId: string;
+  /** sha256 of the JCS of `{ <file path>: <sha256 hex of its bytes> }` over every bundle file. */
+  readonly policyHash: string;
+  readonly manifest: PolicyManifest;
+  /** sha256 hex of each bundle file, by path. */
+  readonly files: Readonly<Record<string, string>>;
+  /** Cedar policy ids (their `@id` annotation, else `file#n`). */
+  readonly cedarPolicyIds: ReadonlyArray<string>;
+  /** Evaluates one request against the preparsed Cedar policy set; never throws. */
+  readonly authorize: (request: CedarRequest) => CedarAnswer;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeText(file: BundleFile): string | BundleProblem {
+  try {
+    return utf8.decode(file.bytes);
+  } catch {
+    return { file: file.path, message: "file is not valid UTF-8" };
+  }
+}
+
+/** Line and column (1-based) of a byte offset in UTF-8 text, as Cedar reports byte offsets. */
+function lineAndColumn(text: string, byteOffset: number): { line: number; column: number } {
+  const before = new TextDecoder().decode(new TextEncoder().encode(text).slice(0, byteOffset));
+  const lines = before.split("\n");
+  return { line: lines.length, column: (lines.at(-1)?.length ?? 0) + 1 };
+}
+
+function cedarProblems(file: string, text: string, errors: ReadonlyArray<cedar.DetailedError>): BundleProblem[] {
+  return errors.map((error) => {
+    const location = error.sourceLocations?.[0];
+    const detail = [error.message, location?.label, error.help].filter(Boolean).join(": ");
+    return location ? { file, ...lineAndColumn(text, location.start), message: detail } : { file, message: detail };
+  });
+}
+
+function jsonProblem(file: string, text: string, error: unknown): BundleProblem {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /position (\d+)/.exec(message);
+  if (position?.[1] !== undefined) {
+    const offset = new TextEncoder().encode(text.slice(0, Number(position[1]))).length;
+    return { file, ...lineAndColumn(text, offset), message: `invalid JSON: ${message}` };
+  }
+  return { file, message: `invalid JSON: ${message}` };
+}
+
+const ANNOTATED_ID = /^\s*(?:\/\/[^\n]*\n\s*)*@id\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)/;
+
+/** Compiles and preparses a bundle, or lists every problem found. */
+export function compilePolicyBundle(
+  files: ReadonlyArray<BundleFile>,
+): Either.Either<PolicyBundle, ReadonlyArray<BundleProblem>> {
+  const problems: BundleProblem[] = [];
+  const texts = new Map<string, string>();
+  for (const file of files) {
+    const text = decodeText(file);
+    if (typeof text === "string") texts.set(file.path, text);
+    else problems.push(text);
+  }
+
+  const manifestText = texts.get(MANIFEST_FILE);
+  if (manifestText === undefined) {
+    return Either.left([...problems, { file: MANIFEST_FILE, message: "missing manifest" }]);
+  }
+  let manifestJson: unknown;
+  try {
+    manifestJson = JSON.parse(manifestText);
+  } catch (error) {
+    return Either.left([...problems, jsonProblem(MANIFEST_FILE, manifestText, error)]);
+  }
+  const decoded = Schema.decodeUnknownEither(PolicyManifest)(manifestJson, { errors: "all", onExcessProperty: "error" });
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
+    return Either.left([
+      ...problems,
+      ...issues.map((issue) => ({ file: MANIFEST_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` })),
+    ]);
+  }
+  const manifest = decoded.right;
+
+  const schemaText = texts.get(manifest.cedar_schema);
+  if (schemaText === undefined) {
+    return Either.left([...problems, { file: manifest.cedar_schema, message: "Cedar schema file named by policy.json is missing" }]);
+  }
+  const schemaCheck = cedar.checkParseSchema(schemaText);
+  if (schemaCheck.type === "failure") {
+    return Either.left([...problems, ...cedarProblems(manifest.cedar_schema, schemaText, schemaCheck.errors)]);
+  }
+
+  const policyFiles = [...texts.keys()].filter((path) => path.endsWith(".cedar")).sort();
+  if (policyFiles.length === 0) problems.push({ file: "*.cedar", message: "the bundle has no Cedar policy file" });
+  const staticPolicies: Record<string, string> = {};
+  for (const path of policyFiles) {
+    const text = texts.get(path) ?? "";
+    const parsed = cedar.checkParsePolicySet({ staticPolicies: text });
+    if (parsed.type === "failure") {
+      problems.push(...cedarProblems(path, text, parsed.errors));
+      continue;
+    }
+    const validation = cedar.validate({ schema: schemaText, policies: { staticPolicies: text }, validationSettings: { mode: "strict" } });
+    if (validation.type === "failure") {
+      problems.push(...cedarProblems(path, text, validation.errors));
+      continue;
+    }
+    if (validation.validationErrors.length > 0) {
+      problems.push(...cedarProblems(path, text, validation.validationErrors.map((e) => e.error)));
+      continue;
+    }
+    const parts = cedar.policySetTextToParts(text);
+    if (parts.type === "failure") {
+      problems.push(...cedarProblems(path, text, parts.errors));
+      continue;
+    }
+    if (parts.policy_templates.length > 0) {
+      problems.push({ file: path, message: "policy templates are not supported in a bundle" });
+    }
+    parts.policies.forEach((policy, index) => {
+      const id = ANNOTATED_ID.exec(policy)?.[1] ?? `${path}#${index}`;
+      if (id in staticPolicies) problems.push({ file: path, message: `duplicate policy id "${id}"` });
+      staticPolicies[id] = policy;
+    });
+  }
+  if (problems.length > 0) return Either.left(problems);
+
+  const fileHashes: Record<string, string> = {};
+  for (const file of files) fileHashes[file.path] = sha256Hex(file.bytes);
+  const policyHash = sha256Hex(canonicalJsonTrusted(fileHashes));
+
+  // Preparsed once per distinct bundle; the wasm module keeps it under this id.
+  const preparsedId = `bundle-${policyHash}`;
+  const preparse = cedar.preparsePolicySet(preparsedId, { staticPolicies });
+  if (preparse.type === "failure") return Either.left(cedarProblems("*.cedar", "", preparse.errors));
+
+  const authorize = (request: CedarRequest): CedarAnswer => {
+    try {
+      const answer = cedar.statefulIsAuthorized({
+        principal: { type: "Agent", id: request.actor },
+        action: { type: "Action", id: request.action },
+        resource: { type: "Resource", id: request.resource },
+        context: request.context as cedar.Context,
+        preparsedPolicySetId: preparsedId,
+        entities: [{ uid: { type: "Resource", id: request.resource }, attrs: { path: request.resource }, parents: [] }],
+      });
+      if (answer.type === "failure") return { ok: false, error: answer.errors.map((e) => e.message).join("; ") };
+      // A policy that errored during evaluation is skipped by Cedar; treat it as unavailable, not as a silent deny.
+      const evaluationErrors = answer.response.diagnostics.errors;
+      if (evaluationErrors.length > 0 && answer.response.decision === "allow") {
+        return { ok: false, error: evaluationErrors.map((e) => `${e.policyId}: ${e.error.message}`).join("; ") };
+      }
+      return { ok: true, allowed: answer.response.decision === "allow", determiningPolicies: answer.response.diagnostics.reason };
+    } catch (error) {
+      return { ok: false, error: `Cedar evaluation failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  };
+
+  return Either.right({
+    policyId: manifest.policy_id,
+    policyHash,
+    manifest,
+    files: fileHashes,
+    cedarPolicyIds: Object.keys(staticPolicies),
+    authorize,
+  });
+}
+
+export function formatBundleProblem(directory: string, problem: BundleProblem): string {
+  const where = problem.line === undefined ? problem.file : `${problem.file}:${problem.line}:${problem.column ?? 1}`;
+  return `${directory.replace(/\/$/, "")}/${where}: ${problem.message}`;
+}

@@ -1,0 +1,112 @@
+/**
+ * Permit constraint invariants (seed "Deterministic Invariant Evaluation"): pure,
+ * deterministic functions of the permit constraints, the intent, the trusted market
+ * snapshot and an injected clock. A constraint that cannot be evaluated because the
+ * intent lacks the field it bounds fails closed with that constraint's reason.
+ */
+import { compareDecimals, decimalFromNumber, formatDecimal, multiplyDecimals, parseDecimal, type Decimal } from "../kernel/decimal.ts";
+import { parseRfc3339Utc } from "../kernel/timestamp.ts";
+import type { Check, CheckFailure } from "../decisions/Check.ts";
+import type { Intent } from "../decisions/ActionRequest.ts";
+import type { MarketSnapshot } from "../market/MarketSnapshot.ts";
+import type { PermitConstraints } from "../permits/Permit.ts";
+import type { PolicyManifest } from "./PolicyManifest.ts";
+
+export interface ConstraintCheckInput {
+  readonly constraints: PermitConstraints;
+  readonly intent: Intent | undefined;
+  readonly market: MarketSnapshot | undefined;
+  readonly policy: Pick<PolicyManifest, "market" | "permits">;
+  readonly now: number;
+}
+
+export type Notional = { readonly usd: Decimal } | CheckFailure;
+
+function amountOf(intent: Intent | undefined): Decimal | undefined {
+  const amount = intent?.amount;
+  if (amount === undefined) return undefined;
+  return typeof amount === "number" ? decimalFromNumber(amount) : parseDecimal(amount);
+}
+
+/** notional_usd = amount x price(asset) from the trusted snapshot, exactly. */
+export function notionalOf(intent: Intent | undefined, market: MarketSnapshot | undefined): Notional {
+  const asset = intent?.asset;
+  if (asset === undefined) return { reason: "market_price_unknown", detail: "intent.asset is missing" };
+  const price = market && Object.hasOwn(market.prices, asset) ? market.prices[asset] : undefined;
+  const priceDecimal = price === undefined ? undefined : decimalFromNumber(price);
+  if (priceDecimal === undefined) return { reason: "market_price_unknown", detail: `no trusted price for ${asset}` };
+  const amount = amountOf(intent);
+  if (amount === undefined) return { reason: "max_notional_exceeded", detail: "intent.amount is missing, so the notional is unbounded" };
+  return { usd: multiplyDecimals(amount, priceDecimal) };
+}
+
+function snapshotFreshness(input: ConstraintCheckInput): CheckFailure | null {
+  const { market, now } = input;
+  if (market === undefined) return { reason: "market_snapshot_stale", detail: "no trusted market snapshot has been recorded" };
+  const asOf = parseRfc3339Utc(market.as_of) ?? Number.NaN;
+  const maxAge = input.policy.market.max_age_seconds;
+  if (asOf > now + input.policy.permits.clock_skew_seconds * 1000) {
+    return { reason: "market_snapshot_stale", detail: `snapshot as_of ${market.as_of} is in the future` };
+  }
+  if (!(now - asOf <= maxAge * 1000)) {
+    return { reason: "market_snapshot_stale", detail: `snapshot as_of ${market.as_of} is older than ${maxAge}s` };
+  }
+  return null;
+}
+
+/**
+ * The constraint checks in their fixed order: protocol_allowlist, market_snapshot_fresh,
+ * max_notional, max_slippage. A check runs only when its constraint is present.
+ */
+export function constraintChecks(input: ConstraintCheckInput): { checks: ReadonlyArray<Check>; notionalUsd: string | null } {
+  const { constraints, intent } = input;
+  const checks: Check[] = [];
+  let notionalUsd: string | null = null;
+
+  const allowlist = constraints.protocol_allowlist;
+  if (allowlist !== undefined) {
+    checks.push({
+      name: "protocol_allowlist",
+      run: () =>
+        intent?.protocol !== undefined && allowlist.includes(intent.protocol)
+          ? null
+          : { reason: "protocol_not_allowed", detail: `protocol ${intent?.protocol ?? "(missing)"} is not in the permit's allowlist` },
+    });
+  }
+
+  const maxNotional = constraints.max_notional_usd;
+  if (maxNotional !== undefined) {
+    checks.push({ name: "market_snapshot_fresh", run: () => snapshotFreshness(input) });
+    checks.push({
+      name: "max_notional",
+      run: () => {
+        const notional = notionalOf(intent, input.market);
+        if ("reason" in notional) return notional;
+        notionalUsd = formatDecimal(notional.usd);
+        // A max_notional_usd that is a valid finite JSON number always parses.
+        const limit = decimalFromNumber(maxNotional) ?? { coefficient: 0n, scale: 0 };
+        return compareDecimals(notional.usd, limit) <= 0
+          ? null
+          : { reason: "max_notional_exceeded", detail: `notional ${notionalUsd} USD exceeds ${maxNotional} USD` };
+      },
+    });
+  }
+
+  const maxSlippage = constraints.max_slippage_bps;
+  if (maxSlippage !== undefined) {
+    checks.push({
+      name: "max_slippage",
+      run: () =>
+        intent?.slippage_bps !== undefined && intent.slippage_bps <= maxSlippage
+          ? null
+          : { reason: "max_slippage_exceeded", detail: `slippage ${intent?.slippage_bps ?? "(missing)"} bps exceeds ${maxSlippage} bps` },
+    });
+  }
+
+  return {
+    checks,
+    get notionalUsd() {
+      return notionalUsd;
+    },
+  };
+}

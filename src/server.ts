@@ -1,0 +1,133 @@
+/**
+ * Assembles the control plane from its configuration: layers per adapter, the HTTP app,
+ * and a listening server on Node (@hono/node-server) or Deno (Deno.serve).
+ */
+import { Effect, Layer, ManagedRuntime } from "effect";
+import type { Hono } from "hono";
+import type { ServiceConfig } from "./config.ts";
+import { DecisionService } from "./decisions/DecisionService.ts";
+import { EventStore, type EventStoreError } from "./events/EventStore.ts";
+import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
+import type { DataDirectory } from "./identity/DataDirectory.ts";
+import { Identity } from "./identity/Identity.ts";
+import { MarketSnapshots } from "./market/MarketSnapshots.ts";
+import { PermitService } from "./permits/PermitService.ts";
+import { ActivePolicy } from "./policy/ActivePolicy.ts";
+import type { PolicyBundle } from "./policy/PolicyBundle.ts";
+import { makeApp } from "./http/app.ts";
+import type { AppServices } from "./http/AppRuntime.ts";
+import type { AppEnv } from "./http/auth.ts";
+import { Ids } from "./platform/Ids.ts";
+import { effectLoggerLayer, makeLogSink, type LogSink } from "./platform/Logging.ts";
+import { Metrics } from "./platform/Metrics.ts";
+
+export class StartupError extends Error {
+  override readonly name = "StartupError";
+}
+
+function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
+  if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path });
+  return Layer.fail(new StartupError(`ZT_STORE=${config.store.url}: the EventStoreDB adapter is not part of this build yet; use sqlite:PATH`));
+}
+
+export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
+  const infrastructure = Layer.mergeAll(
+    storeLayer(config),
+    ActivePolicy.fromDirectory(config.policyDir),
+    Identity.fromDataDir(config.dataDir, { production: config.production }),
+    Ids.layer,
+    Metrics.layer,
+  );
+  const withMarket = MarketSnapshots.layer.pipe(Layer.provideMerge(infrastructure));
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer).pipe(
+    Layer.provideMerge(withMarket),
+    Layer.provide(effectLoggerLayer(logs)),
+  );
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly close: () => Promise<void>;
+}
+
+type Fetch = (request: Request) => Response | Promise<Response>;
+
+async function listen(fetch: Fetch, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
+  const deno = (globalThis as { Deno?: { serve: (options: object, handler: Fetch) => { addr: { port: number }; shutdown: () => Promise<void> } } }).Deno;
+  if (deno !== undefined) {
+    const server = await new Promise<{ addr: { port: number }; shutdown: () => Promise<void> }>((resolveServer) => {
+      const started = deno.serve({ hostname: host, port, onListen: () => resolveServer(started) }, fetch);
+    });
+    return { port: server.addr.port, close: () => server.shutdown() };
+  }
+  const { serve } = await import("@hono/node-server");
+  return new Promise((resolveServer, reject) => {
+    const server = serve({ fetch, hostname: host, port }, (info) =>
+      resolveServer({
+        port: info.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+          }),
+      }),
+    );
+    server.once("error", reject);
+  });
+}
+
+export interface BuiltApp {
+  readonly app: Hono<AppEnv>;
+  readonly runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>;
+  readonly identity: DataDirectory;
+  readonly policy: PolicyBundle;
+}
+
+/** Builds every service (failing with a clear StartupError on bad policy, keys or store) and the HTTP app. */
+export async function buildApp(config: ServiceConfig, logs: LogSink): Promise<BuiltApp> {
+  const runtime = ManagedRuntime.make(appLayer(config, logs));
+  let services;
+  try {
+    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics }));
+  } catch (error) {
+    await runtime.dispose().catch(() => undefined);
+    throw new StartupError(startupMessage(error));
+  }
+  const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs });
+  return { app, runtime, identity: services.identity, policy: services.policy };
+}
+
+/** Builds the app, then listens on the configured address. */
+export async function startServer(config: ServiceConfig, logs: LogSink = makeLogSink(config.logLevel)): Promise<RunningServer> {
+  const built = await buildApp(config, logs);
+  for (const file of built.identity.generated) logs.write("info", "development bootstrap wrote a credential file", { file });
+  if (config.chain !== "off") {
+    logs.write("warn", "on-chain anchoring is not part of this build yet; decisions and audit run without it", {
+      chain: typeof config.chain === "string" ? config.chain : "rpc",
+    });
+  }
+  let server;
+  try {
+    server = await listen(built.app.fetch, config.host, config.port);
+  } catch (error) {
+    await built.runtime.dispose();
+    throw new StartupError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
+  }
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+  logs.write("info", "zt-infra listening", { url, policy_id: built.policy.policyId, policy_hash: built.policy.policyHash, store: config.store.kind });
+  return {
+    url,
+    port: server.port,
+    close: async () => {
+      await server.close();
+      await built.runtime.dispose();
+    },
+  };
+}
+
+function startupMessage(error: unknown): string {
+  // Effect wraps failures in a FiberFailure whose message is the original error's.
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^\(FiberFailure\) /, "").replace(/^[A-Za-z]+Error: /, "");
+}
