@@ -1,0 +1,159 @@
+/**
+ * `npm run demo`: a guided walk through the protected decision path against a running
+ * control plane (`npm start` in another terminal). Each step says what the agent asks,
+ * what the control plane answered, and why. Exits 1 if any answer is not the expected one.
+ *
+ * Settings: ZT_URL (default http://127.0.0.1:8787) and ZT_DATA_DIR (default ./data, for
+ * the development credentials and the issuer key used to sign a few permits offline).
+ */
+import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { randomSeed, readSigningKey, signingKeyFromSeed, type SigningKey } from "../src/identity/KeyFile.ts";
+import { uuidV4 } from "../src/kernel/ids.ts";
+import { signPermit } from "../src/permits/issuePermit.ts";
+import type { Permit } from "../src/permits/Permit.ts";
+
+const url = (process.env["ZT_URL"] ?? "http://127.0.0.1:8787").replace(/\/$/, "");
+const dataDir = resolve(process.env["ZT_DATA_DIR"] ?? "./data");
+const tty = process.stdout.isTTY;
+const paint = (code: string, text: string) => (tty ? `\x1b[${code}m${text}\x1b[0m` : text);
+const bold = (t: string) => paint("1", t);
+const green = (t: string) => paint("32", t);
+const red = (t: string) => paint("31", t);
+const dim = (t: string) => paint("2", t);
+
+let credentials: { operator_token: string; agents: Record<string, string> };
+try {
+  credentials = JSON.parse(readFileSync(join(dataDir, "dev-credentials.json"), "utf8"));
+} catch {
+  console.error(`demo: cannot read ${join(dataDir, "dev-credentials.json")}. Start the server first (npm start) with the same ZT_DATA_DIR.`);
+  process.exit(2);
+}
+const operator = credentials.operator_token;
+const desk7 = credentials.agents["agent:desk-7"] ?? "";
+const ops1 = credentials.agents["agent:ops-1"] ?? "";
+const issuerKey = readSigningKey(join(dataDir, "keys", "issuer.key.json"));
+
+async function call(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; json: any }> {
+  let response: Response;
+  try {
+    response = await fetch(`${url}${path}`, {
+      method,
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+    });
+  } catch {
+    console.error(`demo: no control plane at ${url}. Start it with \`npm start\` (or set ZT_URL).`);
+    process.exit(2);
+  }
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : null };
+}
+
+const outcomes: Array<{ step: string; expected: string; got: string; ok: boolean }> = [];
+
+async function step(title: string, why: string, expected: string, run: () => Promise<{ status: number; json: any }>) {
+  console.log(`\n${bold(`▶ ${title}`)}`);
+  const { status, json } = await run();
+  const got = json?.status === "allowed" ? "allowed" : (json?.reason ?? json?.error ?? `http ${status}`);
+  const ok = got === expected;
+  outcomes.push({ step: title, expected, got, ok });
+  const verdict = json?.status === "allowed" ? green(`ALLOWED (${status})`) : red(`DENIED ${got} (${status})`);
+  console.log(`  answer: ${verdict}${ok ? "" : red(`  <- expected ${expected}`)}`);
+  if (json?.detail) console.log(`  detail: ${json.detail}`);
+  if (json?.invariant_checks) {
+    console.log(`  checks: ${json.invariant_checks.map((c: { name: string; ok: boolean }) => (c.ok ? dim(c.name) : red(`${c.name}✗`))).join(" ")}`);
+  }
+  if (json?.receipt_hash) console.log(`  receipt_hash: ${json.receipt_hash}${json.notional_usd ? `   notional_usd: ${json.notional_usd}` : ""}`);
+  console.log(`  why: ${why}`);
+  return json;
+}
+
+const swap = (permit?: unknown, intent: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+  actor: "agent:desk-7",
+  action: "swap.execute",
+  resource: "solana:mainnet/jupiter",
+  intent: { protocol: "jupiter", asset: "SOL", amount: "12.5", slippage_bps: 30, ...intent },
+  ...(permit === undefined ? {} : { permit }),
+  ...extra,
+});
+
+const CONSTRAINTS = { max_notional_usd: 10000, max_slippage_bps: 40, protocol_allowlist: ["jupiter", "orca", "raydium"] };
+const issue = async (subject = "agent:desk-7") => (await call("POST", "/permits", operator, { subject, scope: "swap.execute", constraints: CONSTRAINTS, ttl_seconds: 60 })).json as Permit;
+const offline = (overrides: { key?: SigningKey; now?: number; ttl?: number; scope?: string; policyId?: string }) =>
+  signPermit({
+    subject: "agent:desk-7",
+    scope: overrides.scope ?? "swap.execute",
+    policyId: overrides.policyId ?? "policy_mainnet_v1",
+    constraints: CONSTRAINTS,
+    now: overrides.now ?? Date.now(),
+    ttlSeconds: overrides.ttl ?? 60,
+    permitId: `permit_demo_${Date.now()}`,
+    nonce: uuidV4(crypto.getRandomValues(new Uint8Array(16))),
+    key: overrides.key ?? issuerKey,
+  });
+
+const ready = await call("GET", "/readyz", undefined);
+console.log(bold(`ZT-Infra demo against ${url}`));
+console.log(`policy ${ready.json?.policy_id} (policy_hash ${ready.json?.policy_hash}), store ${ready.json?.store}`);
+
+console.log(`\n${bold("Operator:")} publish the trusted market snapshot (SOL = 142.1 USD). Agents never supply prices.`);
+await call("PUT", "/market/snapshot", operator, { as_of: new Date().toISOString(), prices: { SOL: 142.1, USDC: 1 } });
+
+await step("desk-7 reads a quote (policy-only path)", "Cedar permits quote.read on solana:mainnet/* for desk-7; no permit is needed for a read.", "allowed", () =>
+  call("POST", "/actions", desk7, { actor: "agent:desk-7", action: "quote.read", resource: "solana:mainnet/jupiter" }),
+);
+await step("desk-7 swaps 12.5 SOL without a permit", "swap.execute is a permit-required scope in policy.json.", "permit_required", () => call("POST", "/actions", desk7, swap()));
+
+const permit = await issue();
+console.log(`\n${bold("Operator:")} issue a 60 s single-use permit ${permit.permit_id} (max 10000 USD, 40 bps, jupiter/orca/raydium).`);
+const allowed = await step("desk-7 swaps 12.5 SOL on Jupiter with the permit", "Signature, subject, scope, policy, time window, nonce, allowlist and limits all hold: 12.5 x 142.1 = 1776.25 USD.", "allowed", () =>
+  call("POST", "/actions", desk7, swap(permit)),
+);
+await step("the same permit again (replay)", "The nonce was consumed atomically by the first use; a permit is single-use, even across restarts.", "nonce_replay_detected", () =>
+  call("POST", "/actions", desk7, swap(permit)),
+);
+await step("a swap on Uniswap", "The intent's protocol is not in the permit's protocol_allowlist.", "protocol_not_allowed", async () => call("POST", "/actions", desk7, swap(await issue(), { protocol: "uniswap" })));
+await step("a swap of 1000 SOL", "1000 x 142.1 = 142100 USD, over the permit's max_notional_usd of 10000.", "max_notional_exceeded", async () => call("POST", "/actions", desk7, swap(await issue(), { amount: "1000" })));
+await step("a swap with 80 bps slippage", "80 bps is over the permit's max_slippage_bps of 40.", "max_slippage_exceeded", async () => call("POST", "/actions", desk7, swap(await issue(), { slippage_bps: 80 })));
+await step("a swap of an asset with no trusted price", "BONK is not in the snapshot, so the notional cannot be computed: fail closed.", "market_price_unknown", async () => call("POST", "/actions", desk7, swap(await issue(), { asset: "BONK" })));
+await step("a permit whose limit the agent raised", "Any edit breaks the ed25519 signature over the permit's canonical JSON.", "invalid_signature", async () => {
+  const tampered = await issue();
+  return call("POST", "/actions", desk7, swap({ ...tampered, constraints: { ...tampered.constraints, max_notional_usd: 1e9 } }, { amount: "1000" }));
+});
+await step("a permit signed by a key the control plane does not trust", "Its key_id is not a trusted permit issuer.", "unknown_issuer", () =>
+  call("POST", "/actions", desk7, swap(offline({ key: signingKeyFromSeed(randomSeed(), "permit") }))),
+);
+await step("desk-7 uses a permit issued to ops-1", "The permit's subject must be the authenticated actor.", "subject_mismatch", async () => call("POST", "/actions", desk7, swap(await issue("agent:ops-1"))));
+await step("a permit for quote.read used to swap", "The permit's scope must be the requested action.", "scope_mismatch", () => call("POST", "/actions", desk7, swap(offline({ scope: "quote.read" }))));
+await step("a permit for another policy", "The permit names policy_staging, not the active policy_mainnet_v1.", "policy_mismatch", () => call("POST", "/actions", desk7, swap(offline({ policyId: "policy_staging" }))));
+await step("a permit issued 10 minutes from now", "issued_at is beyond the policy's clock skew.", "permit_not_yet_valid", () => call("POST", "/actions", desk7, swap(offline({ now: Date.now() + 600_000 }))));
+await step("a permit that expired 9 minutes ago", "expires_at has passed.", "permit_expired", () => call("POST", "/actions", desk7, swap(offline({ now: Date.now() - 600_000 }))));
+await step("a permit valid for an hour", "Its lifetime exceeds the policy's max_ttl_seconds (300).", "permit_ttl_too_long", () => call("POST", "/actions", desk7, swap(offline({ ttl: 3600 }))));
+await step("desk-7's token posting an action as ops-1", "A token is bound to exactly one actor.", "actor_mismatch", () => call("POST", "/actions", desk7, { ...swap(), actor: "agent:ops-1" }));
+await step("desk-7 swaps on Ethereum", "No Cedar policy permits desk-7 outside solana:mainnet/*; everything not permitted is denied.", "policy_denied", () =>
+  call("POST", "/actions", desk7, swap(undefined, {}, { resource: "ethereum:mainnet/uniswap" })),
+);
+await step("a body that is not JSON", "Malformed input is refused and still recorded (its bytes hashed only).", "malformed_request", () => call("POST", "/actions", desk7, "{not json"));
+await step("ops-1 runs `echo hello` in the zt-busybox:local image through Docker", "policy.json lets ops-1 use the docker broker with that image (execution itself arrives with the broker release).", "allowed", () =>
+  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "docker", image: "zt-busybox:local", command: ["echo", "hello"] } }),
+);
+await step("ops-1 asks for the alpine image", "Only zt-busybox:local is on the image allowlist.", "image_not_allowed", () =>
+  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "docker", image: "alpine:latest", command: ["sh"] } }),
+);
+await step("ops-1 asks for network access", "No broker rule grants network access.", "broker_not_allowed", () =>
+  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "bwrap", command: ["wget", "example.com"], network: true } }),
+);
+console.log(`\n${bold("Operator:")} publish a snapshot dated 10 minutes ago.`);
+await call("PUT", "/market/snapshot", operator, { as_of: new Date(Date.now() - 600_000).toISOString(), prices: { SOL: 142.1 } });
+await step("a swap against a stale snapshot", "Prices older than the policy's max_age_seconds (60) are not trusted.", "market_snapshot_stale", async () => call("POST", "/actions", desk7, swap(await issue())));
+await call("PUT", "/market/snapshot", operator, { as_of: new Date().toISOString(), prices: { SOL: 142.1, USDC: 1 } });
+
+const recorded = await call("GET", `/decisions/${allowed?.decision_id}`, desk7);
+console.log(`\n${bold("The allowed swap, read back from the event store:")} GET /decisions/${allowed?.decision_id}`);
+console.log(`  ${recorded.json?.status} at ${recorded.json?.decided_at}, recorded at global position ${recorded.json?.audit?.position}, receipt ${recorded.json?.receipt_hash}`);
+
+const failures = outcomes.filter((o) => !o.ok);
+console.log(`\n${bold("Summary")}: ${outcomes.length} steps, ${outcomes.length - failures.length} as expected${failures.length ? red(`, ${failures.length} not`) : ""}.`);
+for (const f of failures) console.log(red(`  ${f.step}: expected ${f.expected}, got ${f.got}`));
+process.exit(failures.length === 0 ? 0 : 1);

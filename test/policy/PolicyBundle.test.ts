@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import canonicalize from "canonicalize";
+import { Either } from "effect";
+import { compilePolicyBundle, type BundleFile, type PolicyBundle } from "../../src/policy/PolicyBundle.ts";
+
+const POLICY_DIR = join(import.meta.dirname, "../../policies");
+
+function exampleFiles(): BundleFile[] {
+  return readdirSync(POLICY_DIR)
+    .sort()
+    .map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) }));
+}
+
+function replaceFile(files: BundleFile[], path: string, text: string): BundleFile[] {
+  return [...files.filter((f) => f.path !== path), { path, bytes: new TextEncoder().encode(text) }];
+}
+
+function compileOk(files: BundleFile[]): PolicyBundle {
+  const result = compilePolicyBundle(files);
+  if (Either.isLeft(result)) assert.fail(`bundle should compile: ${JSON.stringify(result.left)}`);
+  return result.right;
+}
+
+function problemsOf(files: BundleFile[]) {
+  const result = compilePolicyBundle(files);
+  if (Either.isRight(result)) assert.fail("bundle should not compile");
+  return result.left;
+}
+
+describe("the example bundle", () => {
+  const bundle = compileOk(exampleFiles());
+
+  test("is policy_mainnet_v1 and its policy_hash is the sha256 of the JCS of its file hashes", () => {
+    assert.equal(bundle.policyId, "policy_mainnet_v1");
+    const fileHashes: Record<string, string> = {};
+    for (const name of readdirSync(POLICY_DIR)) {
+      fileHashes[name] = createHash("sha256").update(readFileSync(join(POLICY_DIR, name))).digest("hex");
+    }
+    const expected = createHash("sha256").update(canonicalize(fileHashes) ?? "").digest("hex");
+    assert.equal(bundle.policyHash, expected);
+    assert.deepEqual(Object.keys(bundle.files).sort(), ["desk-7.cedar", "ops-1.cedar", "policy.json", "schema.cedarschema"]);
+  });
+
+  test("policy ids come from @id annotations", () => {
+    assert.deepEqual([...bundle.cedarPolicyIds].sort(), ["desk7-quote-solana-mainnet", "desk7-swap-solana-mainnet", "ops1-shell-sandbox"]);
+  });
+
+  const cases: Array<[string, string, string, boolean]> = [
+    ["agent:desk-7", "swap.execute", "solana:mainnet/jupiter", true],
+    ["agent:desk-7", "quote.read", "solana:mainnet/orca", true],
+    ["agent:desk-7", "swap.execute", "solana:devnet/jupiter", false],
+    ["agent:desk-7", "swap.execute", "ethereum:mainnet/uniswap", false],
+    ["agent:desk-7", "shell.exec", "host:sandbox", false],
+    ["agent:ops-1", "shell.exec", "host:sandbox", true],
+    ["agent:ops-1", "shell.exec", "host:prod", false],
+    ["agent:ops-1", "swap.execute", "solana:mainnet/jupiter", false],
+    ["agent:desk-8", "quote.read", "solana:mainnet/jupiter", false],
+    ["agent:desk-7", "transfer.send", "solana:mainnet/jupiter", false],
+  ];
+  for (const [actor, action, resource, allowed] of cases) {
+    test(`Cedar: ${actor} ${action} ${resource} -> ${allowed ? "allow" : "deny"}`, () => {
+      const answer = bundle.authorize({ actor, action, resource, context: {} });
+      assert.equal(answer.ok, true);
+      assert.equal(answer.ok && answer.allowed, allowed);
+    });
+  }
+
+  test("an entity reference smuggled as a resource id is only a string", () => {
+    const answer = bundle.authorize({ actor: "agent:desk-7", action: "swap.execute", resource: 'solana:mainnet/x" || true', context: {} });
+    assert.equal(answer.ok && answer.allowed, true, "the resource path still matches the prefix literally");
+    const other = bundle.authorize({ actor: 'agent:desk-7"', action: "swap.execute", resource: "solana:mainnet/x", context: {} });
+    assert.equal(other.ok && other.allowed, false);
+  });
+
+  test("compiling the same files twice gives the same hash (deterministic)", () => {
+    assert.equal(compileOk(exampleFiles()).policyHash, bundle.policyHash);
+  });
+});
+
+describe("a broken bundle names the file and line", () => {
+  test("Cedar syntax error", () => {
+    const text = readFileSync(join(POLICY_DIR, "desk-7.cedar"), "utf8").replace('action == Action::"swap.execute",', 'action == Action::"swap.execute" +,');
+    const problems = problemsOf(replaceFile(exampleFiles(), "desk-7.cedar", text));
+    assert.equal(problems[0]?.file, "desk-7.cedar");
+    assert.equal(problems[0]?.line, 7);
+  });
+
+  test("Cedar policy that breaks the schema", () => {
+    const text = readFileSync(join(POLICY_DIR, "ops-1.cedar"), "utf8").replace(");", ") when { resource.owner == \"x\" };");
+    const problems = problemsOf(replaceFile(exampleFiles(), "ops-1.cedar", text));
+    assert.equal(problems[0]?.file, "ops-1.cedar");
+    assert.ok(problems[0]?.line !== undefined && problems[0].line >= 3, JSON.stringify(problems));
+    assert.match(problems[0]?.message ?? "", /owner/);
+  });
+
+  test("policy.json that is not JSON", () => {
+    const problems = problemsOf(replaceFile(exampleFiles(), "policy.json", '{\n  "policy_id": "x",\n  oops\n}'));
+    assert.equal(problems[0]?.file, "policy.json");
+    assert.equal(problems[0]?.line, 3);
+  });
+
+  test("policy.json with an unknown field or a wrong type", () => {
+    const manifest = JSON.parse(readFileSync(join(POLICY_DIR, "policy.json"), "utf8"));
+    manifest.permits.max_ttl_seconds = "300";
+    manifest.surprise = true;
+    const problems = problemsOf(replaceFile(exampleFiles(), "policy.json", JSON.stringify(manifest)));
+    const messages = problems.map((p) => p.message).join("\n");
+    assert.match(messages, /\$\.permits\.max_ttl_seconds/);
+    assert.match(messages, /\$\.surprise/);
+  });
+
+  test("missing manifest, schema or policies", () => {
+    assert.equal(problemsOf(exampleFiles().filter((f) => f.path !== "policy.json"))[0]?.file, "policy.json");
+    assert.equal(problemsOf(exampleFiles().filter((f) => f.path !== "schema.cedarschema"))[0]?.file, "schema.cedarschema");
+    assert.equal(problemsOf(exampleFiles().filter((f) => !f.path.endsWith(".cedar")))[0]?.file, "*.cedar");
+  });
+
+  test("duplicate policy ids", () => {
+    const text = readFileSync(join(POLICY_DIR, "ops-1.cedar"), "utf8").replace("ops1-shell-sandbox", "desk7-swap-solana-mainnet");
+    const problems = problemsOf(replaceFile(exampleFiles(), "ops-1.cedar", text));
+    assert.match(problems[0]?.message ?? "", /duplicate policy id/);
+  });
+});
+
+describe("evaluation errors fail closed", () => {
+  const schema = `entity Agent; entity Resource = { "path": String };
+action "act" appliesTo { principal: [Agent], resource: [Resource], context: { "n"?: Long } };`;
+  const policies = `@id("allow-all") permit (principal, action, resource);
+@id("forbid-big") forbid (principal, action, resource) when { context has n && context.n * 1000000000000 > 0 };`;
+  const manifest = JSON.stringify({
+    policy_id: "p",
+    permits: { max_ttl_seconds: 60, clock_skew_seconds: 0, scopes: {} },
+    market: { max_age_seconds: 60 },
+  });
+  const files = [
+    { path: "policy.json", bytes: new TextEncoder().encode(manifest) },
+    { path: "schema.cedarschema", bytes: new TextEncoder().encode(schema) },
+    { path: "p.cedar", bytes: new TextEncoder().encode(policies) },
+  ];
+  const bundle = compileOk(files);
+
+  test("a forbid policy that errors does not silently let a permit allow", () => {
+    const fine = bundle.authorize({ actor: "a", action: "act", resource: "r", context: { n: 0 } });
+    assert.deepEqual(fine, { ok: true, allowed: true, determiningPolicies: ["allow-all"] });
+    const overflow = bundle.authorize({ actor: "a", action: "act", resource: "r", context: { n: Number.MAX_SAFE_INTEGER } });
+    assert.equal(overflow.ok, false);
+  });
+});
