@@ -1,0 +1,26 @@
+/**
+ * Keeps the README true to the code: every stable deny reason and every check name the
+ * decider can emit is documented there.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { DENY_REASONS } from "../src/decisions/DenyReason.ts";
+
+const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
+
+test("README documents every deny reason with its status", () => {
+  for (const [reason, { status }] of Object.entries(DENY_REASONS)) {
+    assert.match(readme, new RegExp(`\\| \`${reason}\` \\| ${status}`), `README deny-reason table lacks ${reason} (${status})`);
+  }
+});
+
+test("README documents every check name of the decision pipeline", () => {
+  const sources = ["decisions/decide.ts", "permits/verifyPermit.ts", "policy/invariants.ts", "policy/brokerChecks.ts", "decisions/DecisionService.ts"]
+    .map((file) => readFileSync(join(import.meta.dirname, "..", "src", file), "utf8"))
+    .join("\n");
+  const names = new Set([...sources.matchAll(/name: "([a-z_]+)"/g)].map((m) => m[1]));
+  assert.ok(names.size >= 19, `found only ${names.size} check names`);
+  for (const name of names) assert.match(readme, new RegExp(`\\| \`${name}\` \\|`), `README check table lacks ${name}`);
+});
