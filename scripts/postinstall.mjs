@@ -29,7 +29,9 @@ if (process.env.ZT_POSTINSTALL_RERUN !== "1" && hardhatInstalled() && !edrBindin
     process.exit(1);
   }
   console.log(`postinstall: Hardhat's EDR binding is missing; re-running npm install on Node ${process.version}`);
-  const rerun = spawnSync(process.execPath, [npmCli, "install", "--no-audit", "--no-fund"], {
+  // --no-save: the lock file stays as the outer install (or `npm ci`) left it, with every
+  // platform's optional packages listed.
+  const rerun = spawnSync(process.execPath, [npmCli, "install", "--no-save", "--no-audit", "--no-fund"], {
     stdio: "inherit",
     env: { ...process.env, ZT_POSTINSTALL_RERUN: "1" },
   });
