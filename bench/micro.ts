@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Either } from "effect";
 import { makeWebCryptoVerifier, publicKeyFromSeed, sign, verify } from "../src/kernel/ed25519.ts";
 import { receiptHash } from "../src/decisions/receipt.ts";
@@ -29,7 +30,7 @@ const message = new TextEncoder().encode(JSON.stringify({ permit_id: "permit_x",
 const signature = sign(message, seed);
 const webCryptoVerify = makeWebCryptoVerifier();
 
-const policyDir = join(import.meta.dirname, "..", "policies");
+const policyDir = fileURLToPath(new URL("../policies/", import.meta.url));
 const bundle = compilePolicyBundle(readdirSync(policyDir).map((path) => ({ path, bytes: new Uint8Array(readFileSync(join(policyDir, path))) })));
 if (Either.isLeft(bundle)) throw new Error("example bundle does not compile");
 

@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { DENY_REASONS } from "../src/decisions/DenyReason.ts";
 
-const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 
 test("README documents every deny reason with its status", () => {
   for (const [reason, { status }] of Object.entries(DENY_REASONS)) {
@@ -18,7 +20,7 @@ test("README documents every deny reason with its status", () => {
 
 test("README documents every check name of the decision pipeline", () => {
   const sources = ["decisions/decide.ts", "permits/verifyPermit.ts", "policy/invariants.ts", "policy/brokerChecks.ts", "decisions/DecisionService.ts"]
-    .map((file) => readFileSync(join(import.meta.dirname, "..", "src", file), "utf8"))
+    .map((file) => readFileSync(join(ROOT, "src", file), "utf8"))
     .join("\n");
   const names = new Set([...sources.matchAll(/name: "([a-z_]+)"/g)].map((m) => m[1]));
   assert.ok(names.size >= 19, `found only ${names.size} check names`);

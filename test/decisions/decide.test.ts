@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { Either } from "effect";
 import type { ActionRequest } from "../../src/decisions/ActionRequest.ts";
@@ -13,7 +14,7 @@ import type { MarketSnapshot } from "../../src/market/MarketSnapshot.ts";
 import type { Permit } from "../../src/permits/Permit.ts";
 import { compilePolicyBundle } from "../../src/policy/PolicyBundle.ts";
 
-const POLICY_DIR = join(import.meta.dirname, "../../policies");
+const POLICY_DIR = fileURLToPath(new URL("../../policies/", import.meta.url));
 const compiled = compilePolicyBundle(
   readdirSync(POLICY_DIR).map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
 );

@@ -3,11 +3,12 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import canonicalize from "canonicalize";
 import { Either } from "effect";
 import { compilePolicyBundle, type BundleFile, type PolicyBundle } from "../../src/policy/PolicyBundle.ts";
 
-const POLICY_DIR = join(import.meta.dirname, "../../policies");
+const POLICY_DIR = fileURLToPath(new URL("../../policies/", import.meta.url));
 
 function exampleFiles(): BundleFile[] {
   return readdirSync(POLICY_DIR)

@@ -6,7 +6,8 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Effect } from "effect";
 import { loadConfig, type ServiceConfig } from "../../src/config.ts";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
@@ -15,7 +16,7 @@ import type { Permit } from "../../src/permits/Permit.ts";
 import { makeLogSink } from "../../src/platform/Logging.ts";
 import { buildApp, type BuiltApp } from "../../src/server.ts";
 
-export const REPO_ROOT = resolve(import.meta.dirname, "../..");
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const EXAMPLE_POLICY_DIR = join(REPO_ROOT, "policies");
 
 export interface DevCredentials {
