@@ -5,7 +5,17 @@
 import { join, resolve } from "node:path";
 import type { LogLevelName } from "./platform/Logging.ts";
 
-export type StoreConfig = { readonly kind: "sqlite"; readonly path: string } | { readonly kind: "esdb"; readonly url: string };
+export type StoreConfig =
+  | {
+      readonly kind: "sqlite";
+      readonly path: string;
+      /** How long an append waits for another connection's write lock (`ZT_STORE_BUSY_TIMEOUT_MS`). */
+      readonly busyTimeoutMs: number;
+    }
+  | { readonly kind: "esdb"; readonly url: string };
+
+/** The SQLite busy timeout when `ZT_STORE_BUSY_TIMEOUT_MS` is unset (the adapter's own default). */
+export const DEFAULT_STORE_BUSY_TIMEOUT_MS = 5000;
 
 export interface ServiceConfig {
   readonly host: string;
@@ -34,9 +44,9 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function storeConfig(text: string | undefined, dataDir: string): StoreConfig {
-  if (text === undefined || text === "") return { kind: "sqlite", path: join(dataDir, "events.db") };
-  if (text.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(text.slice("sqlite:".length)) };
+function storeConfig(text: string | undefined, dataDir: string, busyTimeoutMs: number): StoreConfig {
+  if (text === undefined || text === "") return { kind: "sqlite", path: join(dataDir, "events.db"), busyTimeoutMs };
+  if (text.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(text.slice("sqlite:".length)), busyTimeoutMs };
   if (text.startsWith("esdb://") || text.startsWith("kurrentdb://")) return { kind: "esdb", url: text };
   throw new ConfigError(`ZT_STORE must be sqlite:PATH or esdb://HOST:PORT, got "${text}"`);
 }
@@ -58,7 +68,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host: env["ZT_HOST"] || "127.0.0.1",
     port: integer(env, "ZT_PORT", 8787, 0, 65535),
     dataDir,
-    store: storeConfig(env["ZT_STORE"], dataDir),
+    store: storeConfig(env["ZT_STORE"], dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
     policyDir: resolve(env["ZT_POLICY_DIR"] || "./policies"),
     chain: chainConfig(env["ZT_CHAIN"]),
     checkpointRecords: integer(env, "ZT_CHECKPOINT_RECORDS", 100, 1, 1_000_000),

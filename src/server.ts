@@ -2,8 +2,14 @@
  * Assembles the control plane from its configuration: layers per adapter, the HTTP app,
  * and a listening server on Node (@hono/node-server) or Deno (Deno.serve).
  */
+import { hostname } from "node:os";
+import { join } from "node:path";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import type { Hono } from "hono";
+import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
+import { auditProjectorLayer } from "./audit/AuditProjector.ts";
+import { AuditTrail } from "./audit/AuditTrail.ts";
+import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
@@ -26,21 +32,40 @@ export class StartupError extends Error {
 }
 
 function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
-  if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path });
+  if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs });
   return Layer.fail(new StartupError(`ZT_STORE=${config.store.url}: the EventStoreDB adapter is not part of this build yet; use sqlite:PATH`));
 }
 
-export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
-  const infrastructure = Layer.mergeAll(
-    storeLayer(config),
-    ActivePolicy.fromDirectory(config.policyDir),
-    Identity.fromDataDir(config.dataDir, { production: config.production }),
-    Ids.layer,
-    Metrics.layer,
+/** Audit records live beside the events in the SQLite file, or in `audit.db` for other stores. */
+export function auditLogLayer(config: ServiceConfig): Layer.Layer<AuditLog, AuditLogError> {
+  const path = config.store.kind === "sqlite" ? config.store.path : join(config.dataDir, "audit.db");
+  return SqliteAuditLog.layer({ path });
+}
+
+/** The projection writer, signing with this instance's audit key; it waits for the lease. */
+function projectorLayer(config: ServiceConfig) {
+  return Layer.unwrapEffect(
+    Effect.map(Identity, (identity) =>
+      auditProjectorLayer({
+        signer: identity.auditKey,
+        checkpointRecords: config.checkpointRecords,
+        checkpointMs: config.checkpointMs,
+        owner: `${hostname()}:${process.pid}:${crypto.randomUUID().slice(0, 8)}`,
+      }),
+    ),
   );
-  const withMarket = MarketSnapshots.layer.pipe(Layer.provideMerge(infrastructure));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer).pipe(
-    Layer.provideMerge(withMarket),
+}
+
+export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
+  // Built in order: the policy bundle, then keys and tokens, then the store. A bundle that
+  // does not load writes nothing, and production refusing to start creates no events.db.
+  const checked = Identity.fromDataDir(config.dataDir, { production: config.production }).pipe(
+    Layer.provideMerge(ActivePolicy.fromDirectory(config.policyDir)),
+  );
+  const infrastructure = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
+  const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer).pipe(Layer.provideMerge(infrastructure));
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config)).pipe(
+    Layer.provideMerge(withTrail),
     Layer.provide(effectLoggerLayer(logs)),
   );
 }
@@ -56,9 +81,9 @@ type Fetch = (request: Request) => Response | Promise<Response>;
 async function listen(fetch: Fetch, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
   const deno = (globalThis as { Deno?: { serve: (options: object, handler: Fetch) => { addr: { port: number }; shutdown: () => Promise<void> } } }).Deno;
   if (deno !== undefined) {
-    const server = await new Promise<{ addr: { port: number }; shutdown: () => Promise<void> }>((resolveServer) => {
-      const started = deno.serve({ hostname: host, port, onListen: () => resolveServer(started) }, fetch);
-    });
+    // Deno.serve binds synchronously (throwing when it cannot) and calls onListen before
+    // it returns, so the server and its bound address are read from its return value.
+    const server = deno.serve({ hostname: host, port, onListen: () => undefined }, fetch);
     return { port: server.addr.port, close: () => server.shutdown() };
   }
   const { serve } = await import("@hono/node-server");

@@ -93,7 +93,10 @@ async function permitIssue(args: string[]): Promise<void> {
   const key = readSigningKey(resolve(required(values, "key")));
   if (key.use !== "permit") throw new UsageError(`${values["key"]} is an ${key.use} key, not a permit-issuer key`);
   const policyDir = resolve(values["policy-dir"] ?? process.env["ZT_POLICY_DIR"] ?? "./policies");
-  const bundle = await Effect.runPromise(loadPolicyBundle(policyDir).pipe(Effect.mapError((error) => new ConfigError(error.message))));
+  // Effect.runPromise would reject with a FiberFailure wrapper, not the error itself.
+  const loaded = await Effect.runPromise(Effect.either(loadPolicyBundle(policyDir)));
+  if (Either.isLeft(loaded)) throw new ConfigError(loaded.left.message);
+  const bundle = loaded.right;
   const constraints: Record<string, unknown> = {};
   const maxNotional = number(values, "max-notional-usd");
   const maxSlippage = number(values, "max-slippage-bps");

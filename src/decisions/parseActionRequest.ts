@@ -35,6 +35,12 @@ export function parseActionRequest(body: Uint8Array, tooLarge: boolean): ParsedA
   }
   const canonical = canonicalJson(json);
   if (!canonical.ok) return { ok: false, problems: [{ path: "$", kind: "json", message: canonical.reason }] };
+  // JSON.parse keeps "__proto__" as an own key, but decoding a schema Record (the intent's
+  // free-form fields) assigns it and so replaces the decoded object's prototype: its
+  // values would be read as intent fields that the hashed intent does not have, and the
+  // record could no longer be stored. Refused wherever it appears.
+  const protoKey = protoKeyPath(json, "$");
+  if (protoKey !== undefined) return { ok: false, problems: [{ path: protoKey, kind: "Unexpected", message: "\"__proto__\" is not accepted as a key" }] };
 
   const decoded = decodeRequest(json, { errors: "all", onExcessProperty: "error" });
   if (Either.isLeft(decoded)) {
@@ -51,4 +57,22 @@ export function parseActionRequest(body: Uint8Array, tooLarge: boolean): ParsedA
   const intentCanonical = rawIntent === undefined ? undefined : canonicalJson(rawIntent);
   const intentHash = intentCanonical?.ok ? sha256Hex(intentCanonical.text) : null;
   return { ok: true, request, intentHash };
+}
+
+/** Path of the first "__proto__" key in parsed JSON (depth is already bounded by the JCS check). */
+function protoKeyPath(value: unknown, path: string): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = protoKeyPath(item, `${path}[${index}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "__proto__") return `${path}.__proto__`;
+    const found = protoKeyPath(item, `${path}.${key}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -2,6 +2,9 @@
  * The services the HTTP routes need, and how a route runs an Effect against them.
  */
 import type { Effect } from "effect";
+import type { AuditLog } from "../audit/AuditLog.ts";
+import type { AuditProjector } from "../audit/AuditProjector.ts";
+import type { AuditTrail } from "../audit/AuditTrail.ts";
 import type { DecisionService } from "../decisions/DecisionService.ts";
 import type { EventStore } from "../events/EventStore.ts";
 import type { Identity } from "../identity/Identity.ts";
@@ -10,7 +13,17 @@ import type { PermitService } from "../permits/PermitService.ts";
 import type { ActivePolicy } from "../policy/ActivePolicy.ts";
 import type { Metrics } from "../platform/Metrics.ts";
 
-export type AppServices = DecisionService | PermitService | MarketSnapshots | EventStore | Identity | ActivePolicy | Metrics;
+export type AppServices =
+  | DecisionService
+  | PermitService
+  | MarketSnapshots
+  | EventStore
+  | Identity
+  | ActivePolicy
+  | Metrics
+  | AuditLog
+  | AuditTrail
+  | AuditProjector;
 
 /** Runs an Effect on the application runtime (a ManagedRuntime's runPromise). */
 export type RunEffect = <A, E>(effect: Effect.Effect<A, E, AppServices>) => Promise<A>;

@@ -5,6 +5,7 @@
  */
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { auditRoutes } from "../audit/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
 import type { DataDirectory } from "../identity/DataDirectory.ts";
@@ -61,6 +62,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", decisionRoutes(deps.run));
   app.route("/", permitRoutes(deps.run));
   app.route("/", marketRoutes(deps.run));
+  app.route("/", auditRoutes(deps.run));
 
   app.notFound((c) => c.json({ error: "not_found", message: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {

@@ -5,7 +5,7 @@
  * `key_id` is derived from the public key (`zt-` + 16 hex of its sha256), so a file
  * cannot claim another key's id.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Either, ParseResult, Schema } from "effect";
 import { decodeBase64Url, encodeBase64Url } from "../kernel/base64url.ts";
@@ -97,16 +97,26 @@ export function readVerifyingKey(path: string): VerifyingKey {
 }
 
 function writeJson(path: string, value: unknown, mode: number): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode, flag: "wx" });
-  chmodSync(path, mode);
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`, { mode, flag: "wx" });
+    chmodSync(path, mode);
+  } catch (error) {
+    // Only the path and the errno code: the value may hold a private key.
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new KeyFileError(code === "EEXIST" ? `${path} already exists; refusing to overwrite a key file` : `${path}: cannot write key file (${code ?? "error"})`);
+  }
 }
 
-/** Writes `<base>.key.json` (0600) and `<base>.pub.json`; refuses to overwrite. */
+/** Writes `<base>.key.json` (0600) and `<base>.pub.json`; refuses to overwrite either (KeyFileError). */
 export function writeKeyPair(basePath: string, key: SigningKey): { privateFile: string; publicFile: string } {
   const info = publicKeyInfo(key);
   const privateFile = `${basePath}.key.json`;
   const publicFile = `${basePath}.pub.json`;
+  // Checked up front so that a refusal never leaves half a pair behind.
+  for (const file of [privateFile, publicFile]) {
+    if (existsSync(file)) throw new KeyFileError(`${file} already exists; refusing to overwrite a key file`);
+  }
   writeJson(privateFile, { ...info, private_key: encodeBase64Url(key.seed) }, 0o600);
   writeJson(publicFile, info, 0o644);
   return { privateFile, publicFile };

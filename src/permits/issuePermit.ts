@@ -48,7 +48,11 @@ export function checkPermitRequest(manifest: Pick<PolicyManifest, "permits">, in
   if (scopeRule === undefined) {
     return Either.left({ reason: "unknown_scope", message: `the policy issues no permits for scope ${request.scope}` });
   }
-  const unknown = Object.keys(request.constraints).filter((name) => !(scopeRule.constraints as ReadonlyArray<string>).includes(name));
+  // Names are read from the parsed input: decoding a Record turns a "__proto__" key into the
+  // decoded object's prototype, which would hide it (and everything under it) from this check.
+  const rawConstraints = (input as { readonly constraints?: unknown }).constraints;
+  const names = typeof rawConstraints === "object" && rawConstraints !== null ? Object.keys(rawConstraints) : [];
+  const unknown = names.filter((name) => !(scopeRule.constraints as ReadonlyArray<string>).includes(name));
   if (unknown.length > 0) {
     return Either.left({ reason: "unknown_constraint", message: `constraints not allowed for ${request.scope}: ${unknown.join(", ")}` });
   }

@@ -34,6 +34,22 @@ class Counter {
   }
 }
 
+class Gauge {
+  #value = 0;
+  readonly name: string;
+  readonly help: string;
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+  set(value: number): void {
+    this.#value = value;
+  }
+  render(): string {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.#value}`].join("\n");
+  }
+}
+
 class Histogram {
   readonly #buckets: ReadonlyArray<number>;
   readonly #counts: number[];
@@ -69,12 +85,19 @@ export function makeMetrics() {
   const decisionLatency = new Histogram("zt_decision_duration_seconds", "Time from request body read to decision recorded.", LATENCY_BUCKETS);
   const appendLatency = new Histogram("zt_store_append_duration_seconds", "Event store append latency, including the durable commit.", LATENCY_BUCKETS);
   const storeFailures = new Counter("zt_store_failures_total", "Event store operations that failed, by reason.");
+  const auditRecords = new Counter("zt_audit_records_total", "Audit records projected by this instance.");
+  const auditLag = new Gauge("zt_audit_projection_lag_events", "Events in the store not yet in the audit chain (counted up to 10000).");
+  const checkpoints = new Counter("zt_audit_checkpoints_sealed_total", "Checkpoints sealed by this instance.");
+  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints];
   return {
     decisions,
     decisionLatency,
     appendLatency,
     storeFailures,
-    render: () => `${[decisions, decisionLatency, appendLatency, storeFailures].map((metric) => metric.render()).join("\n")}\n`,
+    auditRecords,
+    auditLag,
+    checkpoints,
+    render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
 }
 

@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import process from "node:process";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { pathToFileURL } from "node:url";
 import {
   ED25519_SIGNATURE_PREFIX,
   decodeSignature,
@@ -14,20 +12,7 @@ import {
   verify,
 } from "../../src/kernel/ed25519.ts";
 import { bytesToHex, hexToBytes, sha256Hex } from "../../src/kernel/hashing.ts";
-
-// /work/shared/test-vectors unless ZT_TEST_VECTORS says otherwise. A missing file must
-// fail the run: skipping would make a green build prove nothing.
-function vectorFile(sub: string): URL {
-  const override = process.env["ZT_TEST_VECTORS"];
-  const root = override !== undefined && override !== ""
-    ? pathToFileURL(override.endsWith("/") ? override : `${override}/`)
-    : new URL("../../../shared/test-vectors/", import.meta.url);
-  const file = new URL(sub, root);
-  if (!existsSync(file)) {
-    assert.fail(`test vectors not found at ${file.pathname}; set ZT_TEST_VECTORS to the test-vectors directory`);
-  }
-  return file;
-}
+import { vectorPath } from "../support/vectors.ts";
 
 function hex(text: string): Uint8Array {
   const bytes = hexToBytes(text);
@@ -85,7 +70,7 @@ type WycheproofFile = {
 };
 
 test("Wycheproof Ed25519: both verifiers accept exactly the valid cases", async () => {
-  const file = JSON.parse(readFileSync(vectorFile("ed25519/ed25519_test.json"), "utf8")) as WycheproofFile;
+  const file = JSON.parse(readFileSync(vectorPath("ed25519/ed25519_test.json"), "utf8")) as WycheproofFile;
   const webcrypto = makeWebCryptoVerifier();
   let cases = 0;
   const disagreements: string[] = [];

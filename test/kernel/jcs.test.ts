@@ -1,30 +1,15 @@
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import process from "node:process";
+import { readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
-import { pathToFileURL } from "node:url";
 import fc from "fast-check";
 import { canonicalJson, canonicalJsonTrusted } from "../../src/kernel/jcs.ts";
-
-// /work/shared/test-vectors unless ZT_TEST_VECTORS says otherwise. A missing directory
-// must fail the run: skipping would make a green build prove nothing.
-function vectorsDir(sub: string): URL {
-  const override = process.env["ZT_TEST_VECTORS"];
-  const root = override !== undefined && override !== ""
-    ? pathToFileURL(override.endsWith("/") ? override : `${override}/`)
-    : new URL("../../../shared/test-vectors/", import.meta.url);
-  const dir = new URL(sub, root);
-  if (!existsSync(dir)) {
-    assert.fail(`test vectors not found at ${dir.pathname}; set ZT_TEST_VECTORS to the test-vectors directory`);
-  }
-  return dir;
-}
+import { vectorPath } from "../support/vectors.ts";
 
 const utf8 = new TextEncoder();
 
 test("RFC 8785 reference vectors canonicalize byte for byte", async (t) => {
-  const input = vectorsDir("jcs/input/");
-  const output = vectorsDir("jcs/output/");
+  const input = vectorPath("jcs/input/");
+  const output = vectorPath("jcs/output/");
   const files = readdirSync(input).filter((name) => name.endsWith(".json")).sort();
   assert.ok(files.length > 0, `no vector files in ${input.pathname}`);
   for (const name of files) {

@@ -151,7 +151,7 @@ function translate(operation: string, stream: string | undefined, error: unknown
 }
 
 /** Runs synchronous driver code; driver errors fail with EventStoreError, other throws are defects. */
-function attempt<A>(operation: string, stream: string | undefined, run: () => A): Effect.Effect<A, EventStoreError> {
+export function attempt<A>(operation: string, stream: string | undefined, run: () => A): Effect.Effect<A, EventStoreError> {
   return Effect.suspend(() => {
     try {
       return Effect.succeed(run());
@@ -351,7 +351,7 @@ function pragmaValue(db: DatabaseSync, pragma: string): SQLOutputValue | undefin
   return row === undefined ? undefined : Object.values(row)[0];
 }
 
-function rollbackQuietly(db: DatabaseSync, rollback: StatementSync): void {
+export function rollbackQuietly(db: DatabaseSync, rollback: StatementSync): void {
   try {
     if (db.isOpen && db.isTransaction) rollback.run();
   } catch {

@@ -1,0 +1,155 @@
+/**
+ * The audit projection writer. It holds the projection lease, follows the event store
+ * from the last projected position, appends one signed record per event (atomically
+ * with the head check, so a crash or a restart leaves no gap and no duplicate) and
+ * seals a checkpoint after `checkpointRecords` new records or `checkpointMs`, whichever
+ * comes first. Exactly one writer runs per store: others wait for the lease.
+ */
+import { Clock, Context, Duration, Effect, Fiber, Layer, Schedule, Stream } from "effect";
+import { EventStore, type EventStoreError, type JsonObject, type RecordedEvent } from "../events/EventStore.ts";
+import { formatRfc3339Millis } from "../kernel/timestamp.ts";
+import { Ids } from "../platform/Ids.ts";
+import { Metrics } from "../platform/Metrics.ts";
+import { EMPTY_CHAIN, nextRecord, type AuditRecord, type AuditSigner, type ChainHead } from "./AuditRecord.ts";
+import { AuditLog, type AuditLogError } from "./AuditLog.ts";
+import { AuditTrail } from "./AuditTrail.ts";
+import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
+
+export interface AuditProjectorOptions {
+  readonly signer: AuditSigner;
+  readonly checkpointRecords: number;
+  readonly checkpointMs: number;
+  /** Who holds the lease (host, pid, random), for operators reading the lease table. */
+  readonly owner: string;
+  readonly leaseTtlMs?: number;
+}
+
+export interface ProjectionStatus {
+  /** Global position of the last projected event (0 before the first). */
+  readonly projectedPosition: number;
+  readonly headSeq: number;
+  /** Events in the store not yet projected (counted up to 10000). */
+  readonly lag: number;
+  readonly leaseHeld: boolean;
+}
+
+export interface AuditProjectorShape {
+  readonly status: Effect.Effect<ProjectionStatus, EventStoreError | AuditLogError>;
+}
+
+export class AuditProjector extends Context.Tag("zt/AuditProjector")<AuditProjector, AuditProjectorShape>() {}
+
+const BATCH = 500;
+
+/** Runs the projection writer for the layer's lifetime (a scoped background fiber). */
+export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer<AuditProjector, never, EventStore | AuditLog | AuditTrail | Ids | Metrics> {
+  return Layer.scoped(
+    AuditProjector,
+    Effect.gen(function* () {
+      const store = yield* EventStore;
+      const log = yield* AuditLog;
+      const trail = yield* AuditTrail;
+      const metrics = yield* Metrics;
+      const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+      let leaseHeld = false;
+
+      /** Seals a checkpoint over every record so far if any record after the last checkpoint is not itself a checkpoint. */
+      const sealIfDue = (force: boolean) =>
+        Effect.gen(function* () {
+          yield* trail.sync;
+          const tree = trail.tree();
+          const sealed = trail.checkpoints();
+          const lastSize = sealed.at(-1)?.checkpoint.tree_size ?? 0;
+          if (tree.size <= lastSize) return;
+          const unsealed = yield* log.read({ afterSeq: lastSize, limit: Math.min(10_000, options.checkpointRecords * 2 + 1) });
+          const substantive = unsealed.filter((record) => record.event_type !== CHECKPOINT_SEALED).length;
+          if (substantive === 0) return;
+          if (!force && substantive < options.checkpointRecords) return;
+          const now = yield* Clock.currentTimeMillis;
+          const root = tree.root(tree.size);
+          if (root === undefined) return;
+          const checkpoint = sealCheckpoint({ ordinal: sealed.length + 1, treeSize: tree.size, root, signer: options.signer, sealedAt: formatRfc3339Millis(now) });
+          const lastRevision = sealed.at(-1)?.revision;
+          const eventId = yield* Effect.flatMap(Ids, (ids) => ids.uuid);
+          yield* store
+            .append(CHECKPOINT_STREAM, [{ id: eventId, type: CHECKPOINT_SEALED, data: checkpoint as unknown as JsonObject }], lastRevision === undefined ? "no_stream" : { revision: lastRevision })
+            .pipe(
+              Effect.tap(() => Effect.sync(() => metrics.checkpoints.inc())),
+              Effect.catchIf((error) => error.reason === "wrong_expected_version", () => Effect.void),
+            );
+          yield* trail.sync;
+        });
+
+      /** Projects one batch of events after the current head. */
+      const project = (events: ReadonlyArray<RecordedEvent>) =>
+        Effect.gen(function* () {
+          const head = yield* log.head;
+          let chain: ChainHead = head ?? EMPTY_CHAIN;
+          const fresh = events.filter((event) => event.position > (head?.position ?? 0));
+          if (fresh.length === 0) return;
+          const records: AuditRecord[] = [];
+          for (const event of fresh) {
+            const record = nextRecord(chain, event, options.signer);
+            records.push(record);
+            chain = record;
+          }
+          yield* log.append(records, head?.seq ?? 0);
+          metrics.auditRecords.inc({}, records.length);
+          yield* sealIfDue(false);
+        });
+
+      const runWhileLeased = Effect.gen(function* () {
+        const head = yield* log.head;
+        yield* store.subscribeAll({ after: head?.position ?? 0 }).pipe(
+          Stream.groupedWithin(BATCH, Duration.millis(20)),
+          Stream.runForEach((chunk) => project([...chunk])),
+        );
+      });
+
+      const holdLease = Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis;
+        leaseHeld = yield* log.acquireLease(options.owner, now, leaseTtlMs);
+        return leaseHeld;
+      });
+
+      // Lease keeper: renews at a third of the TTL; losing the lease ends the writer.
+      const keepLease = holdLease.pipe(
+        Effect.flatMap((held) => (held ? Effect.void : Effect.fail("lease lost" as const))),
+        Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(leaseTtlMs / 3))))),
+      );
+      const status = Effect.gen(function* () {
+        const head = yield* log.head;
+        const projectedPosition = head?.position ?? 0;
+        const pending = yield* store.readAll({ after: projectedPosition, limit: 10_000 });
+        metrics.auditLag.set(pending.length);
+        return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld };
+      });
+      const timedSeal = sealIfDue(true).pipe(
+        Effect.zipRight(status),
+        Effect.repeat(Schedule.spaced(Duration.millis(options.checkpointMs))),
+      );
+
+      const writer = Effect.gen(function* () {
+        yield* holdLease.pipe(Effect.repeat({ until: (held) => held, schedule: Schedule.spaced(Duration.millis(Math.max(100, Math.floor(leaseTtlMs / 3)))) }));
+        yield* Effect.logInfo("audit projection writer holds the lease").pipe(Effect.annotateLogs({ owner: options.owner }));
+        // raceFirst: whichever ends first, by success or failure (a lost lease), stops the others.
+        yield* runWhileLeased.pipe(Effect.raceFirst(keepLease), Effect.raceFirst(timedSeal));
+      }).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("audit projection writer stopped; retrying").pipe(
+            Effect.annotateLogs({ reason: typeof error === "string" ? error : error.reason }),
+            Effect.zipRight(Effect.sleep(Duration.seconds(1))),
+          ),
+        ),
+        Effect.forever,
+      );
+
+      const fiber = yield* Effect.forkScoped(writer);
+      yield* Effect.addFinalizer(() =>
+        Fiber.interrupt(fiber).pipe(Effect.zipRight(log.releaseLease(options.owner).pipe(Effect.ignore))),
+      );
+
+      return { status };
+    }),
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * The audit hash chain (contract section 5), pure. Record `seq` (from 1, one per event in
+ * the store's global order) commits to its event and to the record before it:
+ *
+ *   event_hash = sha256(JCS({id, type, stream, revision, data, metadata, recorded_at}))
+ *   hash       = sha256(JCS({seq, event_id, event_type, event_hash, prev_hash}))
+ *   prev_hash  = hash of record seq-1, or 64 zeros for seq 1
+ *   signature  = "ed25519:" + base64url(Ed25519(audit key, the 32 raw bytes of hash))
+ *
+ * The global position is left out of event_hash on purpose: it is an artefact of the
+ * store (EventStoreDB positions are log offsets), while stream and revision are part of
+ * what the event says. Ed25519 signatures are deterministic, so projecting the same
+ * events with the same key always yields byte-identical records.
+ */
+import { canonicalJsonTrusted } from "../kernel/jcs.ts";
+import { encodeSignature, sign } from "../kernel/ed25519.ts";
+import { hexToBytes, sha256Hex } from "../kernel/hashing.ts";
+import type { RecordedEvent } from "../events/EventStore.ts";
+
+export const GENESIS_PREV_HASH = "0".repeat(64);
+
+export interface AuditRecord {
+  readonly seq: number;
+  /** Global position of the event in the store this record was projected from. */
+  readonly position: number;
+  readonly event_id: string;
+  readonly event_type: string;
+  readonly event_hash: string;
+  readonly prev_hash: string;
+  readonly hash: string;
+  readonly key_id: string;
+  readonly signature: string;
+}
+
+/** The stored event as it is hashed: everything but the store's global position. */
+export function hashedEventFields(event: RecordedEvent) {
+  return {
+    id: event.id,
+    type: event.type,
+    stream: event.stream,
+    revision: event.revision,
+    data: event.data,
+    metadata: event.metadata,
+    recorded_at: event.recordedAt,
+  };
+}
+
+export function eventHash(event: RecordedEvent): string {
+  return sha256Hex(canonicalJsonTrusted(hashedEventFields(event)));
+}
+
+export function recordHash(fields: Pick<AuditRecord, "seq" | "event_id" | "event_type" | "event_hash" | "prev_hash">): string {
+  return sha256Hex(
+    canonicalJsonTrusted({
+      seq: fields.seq,
+      event_id: fields.event_id,
+      event_type: fields.event_type,
+      event_hash: fields.event_hash,
+      prev_hash: fields.prev_hash,
+    }),
+  );
+}
+
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export const EMPTY_CHAIN: ChainHead = { seq: 0, hash: GENESIS_PREV_HASH };
+
+export interface AuditSigner {
+  readonly keyId: string;
+  readonly seed: Uint8Array;
+}
+
+/** The next record of the chain for `event`, signed by the audit key. */
+export function nextRecord(head: ChainHead, event: RecordedEvent, signer: AuditSigner): AuditRecord {
+  const seq = head.seq + 1;
+  const fields = { seq, event_id: event.id, event_type: event.type, event_hash: eventHash(event), prev_hash: head.hash };
+  const hash = recordHash(fields);
+  // hexToBytes cannot fail on a sha256Hex output.
+  const signature = encodeSignature(sign(hexToBytes(hash) ?? new Uint8Array(32), signer.seed));
+  return { ...fields, position: event.position, hash, key_id: signer.keyId, signature };
+}

@@ -1,0 +1,105 @@
+/**
+ * The audit endpoints: head, records, batches (sealed checkpoints), consistency proofs
+ * (operator) and inclusion proofs (the decision's agent, or the operator).
+ */
+import { Effect, Either } from "effect";
+import { Hono } from "hono";
+import { DECISION_ID } from "../decisions/events.ts";
+import { bytesToHex } from "../kernel/hashing.ts";
+import { requireOperator, type AppEnv } from "../http/auth.ts";
+import type { RunEffect } from "../http/AppRuntime.ts";
+import { AuditLog } from "./AuditLog.ts";
+import { AuditProjector } from "./AuditProjector.ts";
+import { AuditTrail } from "./AuditTrail.ts";
+import { consistencyProofBetween, inclusionProofFor } from "./proofs.ts";
+
+const UNAVAILABLE = { error: "audit_unavailable", message: "the audit trail cannot be read" } as const;
+
+function nonNegativeInt(text: string | undefined, fallback: number): number | undefined {
+  if (text === undefined) return fallback;
+  return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
+}
+
+export function auditRoutes(run: RunEffect) {
+  const app = new Hono<AppEnv>();
+
+  app.get("/audit/head", requireOperator, async (c) => {
+    const result = await run(
+      Effect.gen(function* () {
+        const log = yield* AuditLog;
+        const trail = yield* AuditTrail;
+        const projector = yield* AuditProjector;
+        const head = yield* log.head;
+        yield* trail.sync;
+        const status = yield* projector.status;
+        const tree = trail.tree();
+        const root = tree.size > 0 ? tree.root(tree.size) : undefined;
+        return {
+          seq: head?.seq ?? 0,
+          hash: head?.hash ?? null,
+          signature: head?.signature ?? null,
+          key_id: head?.key_id ?? null,
+          position: head?.position ?? 0,
+          tree_size: tree.size,
+          root: root === undefined ? null : bytesToHex(root),
+          last_checkpoint: trail.checkpoints().at(-1)?.checkpoint.batch_id ?? null,
+          lag: status.lag,
+          writer: status.leaseHeld,
+        };
+      }).pipe(Effect.either),
+    );
+    return Either.isLeft(result) ? c.json(UNAVAILABLE, 503) : c.json(result.right);
+  });
+
+  app.get("/audit/records", requireOperator, async (c) => {
+    const after = nonNegativeInt(c.req.query("after"), 0);
+    const limit = nonNegativeInt(c.req.query("limit"), 100);
+    if (after === undefined || limit === undefined || limit < 1 || limit > 1000) {
+      return c.json({ error: "bad_request", message: "after must be a non-negative integer and limit an integer in [1, 1000]" }, 400);
+    }
+    const result = await run(Effect.flatMap(AuditLog, (log) => log.read({ afterSeq: after, limit })).pipe(Effect.either));
+    return Either.isLeft(result) ? c.json(UNAVAILABLE, 503) : c.json({ records: result.right });
+  });
+
+  app.get("/audit/batches", requireOperator, async (c) => {
+    const result = await run(Effect.flatMap(AuditTrail, (trail) => Effect.as(trail.sync, trail.checkpoints())).pipe(Effect.either));
+    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
+    return c.json({
+      batches: result.right.map(({ checkpoint, position }) => ({
+        batch_id: checkpoint.batch_id,
+        tree_size: checkpoint.tree_size,
+        root: checkpoint.root,
+        sealed_at: checkpoint.sealed_at,
+        checkpoint: checkpoint.note,
+        position,
+        anchor: null,
+      })),
+    });
+  });
+
+  app.get("/audit/consistency", requireOperator, async (c) => {
+    const from = nonNegativeInt(c.req.query("from"), -1);
+    const to = nonNegativeInt(c.req.query("to"), -1);
+    if (from === undefined || to === undefined || from < 0 || to < 0) return c.json({ error: "bad_request", message: "from and to are required tree sizes" }, 400);
+    const result = await run(consistencyProofBetween(from, to).pipe(Effect.either));
+    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
+    return Either.isLeft(result.right) ? c.json({ error: result.right.left.kind, message: result.right.left.message }, 400) : c.json(result.right.right);
+  });
+
+  app.get("/audit/proofs/:decision_id", async (c) => {
+    const id = c.req.param("decision_id");
+    const principal = c.get("principal");
+    const notFound = () => c.json({ error: "not_found", message: `no decision ${id} visible to this token` }, 404);
+    if (!DECISION_ID.test(id)) return notFound();
+    const result = await run(inclusionProofFor(id).pipe(Effect.either));
+    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
+    const proof = result.right;
+    if (Either.isLeft(proof)) {
+      return proof.left.kind === "not_yet_sealed" ? c.json({ error: "not_yet_sealed", message: proof.left.message }, 409) : notFound();
+    }
+    if (principal.role === "agent" && principal.actor !== proof.right.actor) return notFound();
+    return c.json(proof.right.proof);
+  });
+
+  return app;
+}

@@ -1,0 +1,222 @@
+/**
+ * The auditor's replay (`zt audit verify`): walks every event of the store in global
+ * order beside the audit records and recomputes, independently of any running service,
+ *   - each event's hash, each record's hash and its link to the previous record;
+ *   - each record's ed25519 signature with the audit public key (public keys only);
+ *   - each sealed checkpoint: its signed note, its root against the recomputed Merkle
+ *     tree, and consistency with the previous checkpoint (RFC 9162 2.1.4);
+ *   - each decision's intent_hash and receipt_hash from its recorded fields.
+ * It stops at the first bad position and says what is wrong there.
+ */
+import { Effect, Option, Schema } from "effect";
+import type { EventStoreError, RecordedEvent } from "../events/EventStore.ts";
+import { EventStore } from "../events/EventStore.ts";
+import { canonicalJson } from "../kernel/jcs.ts";
+import { decodeSignature, makeWebCryptoVerifier } from "../kernel/ed25519.ts";
+import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
+import { verifyCheckpoint } from "../kernel/checkpoint.ts";
+import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
+import { ACTION_DECIDED, ActionDecided } from "../decisions/events.ts";
+import { receiptHash } from "../decisions/receipt.ts";
+import { eventHash, EMPTY_CHAIN, recordHash, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
+import { AuditLog, type AuditLogError } from "./AuditLog.ts";
+import { recordLeaf } from "./AuditTrail.ts";
+import { CHECKPOINT_SEALED, CheckpointSealed } from "./Checkpoint.ts";
+
+export type FailureKind =
+  | "event_altered"
+  | "event_missing_or_reordered"
+  | "record_altered"
+  | "record_chain_broken"
+  | "record_signature_invalid"
+  | "unknown_audit_key"
+  | "checkpoint_invalid"
+  | "checkpoint_root_mismatch"
+  | "checkpoint_inconsistent"
+  | "receipt_mismatch"
+  | "record_without_event";
+
+export interface VerifyFailure {
+  readonly kind: FailureKind;
+  /** Global store position of the event where the problem is, when there is one. */
+  readonly position: number | null;
+  /** Audit record seq where the problem is, when there is one. */
+  readonly seq: number | null;
+  readonly message: string;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly events: number;
+  readonly records: number;
+  readonly checkpoints: number;
+  readonly decisions: number;
+  /** Events after the last audit record: not yet projected, so not yet covered by the chain. */
+  readonly unprojected: number;
+  readonly lastCheckpoint: { readonly tree_size: number; readonly root: string } | null;
+  readonly failure: VerifyFailure | null;
+}
+
+const PAGE = 5000;
+
+export interface VerifyOptions {
+  /** Audit public keys by key_id. */
+  readonly auditKeys: ReadonlyMap<string, Uint8Array>;
+}
+
+export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport, EventStoreError | AuditLogError, EventStore | AuditLog> {
+  return Effect.gen(function* () {
+    const store = yield* EventStore;
+    const log = yield* AuditLog;
+    const verifySignature = makeWebCryptoVerifier();
+    const tree = new MerkleTree();
+    let chain: ChainHead = EMPTY_CHAIN;
+    let events = 0;
+    let checkpoints = 0;
+    let decisions = 0;
+    let unprojected = 0;
+    let previousCheckpoint: { tree_size: number; root: Uint8Array } | null = null;
+    let lastCheckpoint: VerifyReport["lastCheckpoint"] = null;
+    let after = 0;
+    let pendingRecords: AuditRecord[] = [];
+    let recordsAfterSeq = 0;
+    let recordsExhausted = false;
+
+    const report = (failure: VerifyFailure | null): VerifyReport => ({
+      ok: failure === null,
+      events,
+      records: chain.seq,
+      checkpoints,
+      decisions,
+      unprojected,
+      lastCheckpoint,
+      failure,
+    });
+
+    const nextRecord = Effect.gen(function* () {
+      if (pendingRecords.length === 0 && !recordsExhausted) {
+        pendingRecords = [...(yield* log.read({ afterSeq: recordsAfterSeq, limit: PAGE }))];
+        if (pendingRecords.length === 0) recordsExhausted = true;
+        const last = pendingRecords.at(-1);
+        if (last) recordsAfterSeq = last.seq;
+      }
+      return pendingRecords.shift();
+    });
+
+    const checkEvent = (event: RecordedEvent, record: AuditRecord) =>
+      Effect.gen(function* () {
+        const seq = chain.seq + 1;
+        const at = { position: event.position, seq };
+        if (record.seq !== seq) return { kind: "record_chain_broken", ...at, message: `record seq ${record.seq} found where seq ${seq} was expected` } as const;
+        if (record.event_id !== event.id || record.position !== event.position) {
+          return {
+            kind: "event_missing_or_reordered",
+            ...at,
+            message: `record seq ${seq} is for event ${record.event_id} at position ${record.position}, but the store has event ${event.id} at position ${event.position}: an event was deleted, inserted or reordered`,
+          } as const;
+        }
+        const recomputedEventHash = eventHash(event);
+        if (record.event_hash !== recomputedEventHash || record.event_type !== event.type) {
+          return { kind: "event_altered", ...at, message: `event ${event.id} (${event.type}) no longer hashes to the event_hash its record committed to: the stored event was altered` } as const;
+        }
+        if (record.prev_hash !== chain.hash) {
+          return { kind: "record_chain_broken", ...at, message: `record seq ${seq} links to prev_hash ${record.prev_hash.slice(0, 16)}…, not to record seq ${chain.seq}` } as const;
+        }
+        const recomputedHash = recordHash(record);
+        if (record.hash !== recomputedHash) return { kind: "record_altered", ...at, message: `record seq ${seq}'s hash does not match its fields` } as const;
+        const publicKey = options.auditKeys.get(record.key_id);
+        if (publicKey === undefined) return { kind: "unknown_audit_key", ...at, message: `record seq ${seq} is signed by key ${record.key_id}, which is not a given audit key` } as const;
+        const signature = decodeSignature(record.signature);
+        const signed = signature !== undefined && (yield* Effect.promise(() => verifySignature(signature, hexToBytes(record.hash) ?? new Uint8Array(0), publicKey)));
+        if (!signed) return { kind: "record_signature_invalid", ...at, message: `record seq ${seq}'s signature does not verify with audit key ${record.key_id}` } as const;
+        return null;
+      });
+
+    const checkDecision = (event: RecordedEvent, seq: number): VerifyFailure | null => {
+      const decoded = Schema.decodeUnknownOption(ActionDecided)(event.data);
+      const at = { position: event.position, seq };
+      if (Option.isNone(decoded)) return { kind: "receipt_mismatch", ...at, message: `decision event ${event.id} does not decode as ${ACTION_DECIDED}` };
+      const decision = decoded.value;
+      const intent = decision.request?.intent;
+      if (intent !== undefined) {
+        const canonical = canonicalJson(intent);
+        if (!canonical.ok || sha256Hex(canonical.text) !== decision.intent_hash) {
+          return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: intent_hash does not match the recorded intent` };
+        }
+      }
+      const recomputed = receiptHash({
+        policy_id: decision.policy_id,
+        permit_id: decision.permit_id,
+        intent_hash: decision.intent_hash,
+        decision: decision.status,
+        invariant_checks: decision.invariant_checks,
+        timestamp: decision.decided_at,
+      });
+      if (recomputed !== decision.receipt_hash) return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: receipt_hash does not match its recorded fields` };
+      return null;
+    };
+
+    const checkCheckpoint = (event: RecordedEvent, seq: number): VerifyFailure | null => {
+      const at = { position: event.position, seq };
+      const decoded = Schema.decodeUnknownOption(CheckpointSealed)(event.data);
+      if (Option.isNone(decoded)) return { kind: "checkpoint_invalid", ...at, message: `checkpoint event ${event.id} does not decode` };
+      const checkpoint = decoded.value;
+      const publicKey = options.auditKeys.get(checkpoint.key_id);
+      if (publicKey === undefined) return { kind: "unknown_audit_key", ...at, message: `${checkpoint.batch_id} is signed by key ${checkpoint.key_id}, which is not a given audit key` };
+      const signed = verifyCheckpoint(checkpoint.note, checkpoint.origin, publicKey);
+      if (!signed.ok) return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id}: signed note does not verify (${signed.reason})` };
+      const claimedRoot = hexToBytes(checkpoint.root);
+      if (signed.treeSize !== checkpoint.tree_size || claimedRoot === undefined || bytesToHex(signed.root) !== checkpoint.root) {
+        return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id}: its fields do not match its signed note` };
+      }
+      if (checkpoint.tree_size > tree.size) {
+        return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id} seals tree size ${checkpoint.tree_size}, beyond the ${tree.size} records before it` };
+      }
+      const root = tree.root(checkpoint.tree_size);
+      if (root === undefined || bytesToHex(root) !== checkpoint.root) {
+        return { kind: "checkpoint_root_mismatch", ...at, message: `${checkpoint.batch_id}: root ${checkpoint.root.slice(0, 16)}… is not the Merkle root of the first ${checkpoint.tree_size} records` };
+      }
+      if (previousCheckpoint !== null) {
+        const proof = tree.consistencyProof(previousCheckpoint.tree_size, checkpoint.tree_size) ?? [];
+        const consistent = verifyConsistency(previousCheckpoint.tree_size, checkpoint.tree_size, previousCheckpoint.root, claimedRoot, proof);
+        if (!consistent.ok) return { kind: "checkpoint_inconsistent", ...at, message: `${checkpoint.batch_id} is not an extension of the previous checkpoint (${consistent.reason})` };
+      }
+      previousCheckpoint = { tree_size: checkpoint.tree_size, root: claimedRoot };
+      lastCheckpoint = { tree_size: checkpoint.tree_size, root: checkpoint.root };
+      checkpoints += 1;
+      return null;
+    };
+
+    for (;;) {
+      const page = yield* store.readAll({ after, limit: PAGE });
+      for (const event of page) {
+        events += 1;
+        after = event.position;
+        const record = yield* nextRecord;
+        if (record === undefined) {
+          unprojected += 1;
+          continue;
+        }
+        if (unprojected > 0) {
+          return report({ kind: "record_chain_broken", position: event.position, seq: record.seq, message: `record seq ${record.seq} follows ${unprojected} events that have no record` });
+        }
+        const seq = chain.seq + 1;
+        const failure = (yield* checkEvent(event, record)) ?? (event.type === ACTION_DECIDED ? checkDecision(event, seq) : null);
+        if (failure) return report(failure);
+        if (event.type === ACTION_DECIDED) decisions += 1;
+        if (event.type === CHECKPOINT_SEALED) {
+          const checkpointFailure = checkCheckpoint(event, seq);
+          if (checkpointFailure) return report(checkpointFailure);
+        }
+        tree.append(recordLeaf(record.hash));
+        chain = record;
+      }
+      if (page.length < PAGE) break;
+    }
+    const orphan = yield* nextRecord;
+    if (orphan !== undefined) {
+      return report({ kind: "record_without_event", position: orphan.position, seq: orphan.seq, message: `record seq ${orphan.seq} is for event ${orphan.event_id}, which the store does not hold: events were deleted` });
+    }
+    return report(null);
+  });
+}
