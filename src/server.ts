@@ -31,7 +31,7 @@ export class StartupError extends Error {
   override readonly name = "StartupError";
 }
 
-function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
+export function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
   if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs });
   return Layer.fail(new StartupError(`ZT_STORE=${config.store.url}: the EventStoreDB adapter is not part of this build yet; use sqlite:PATH`));
 }
@@ -155,4 +155,24 @@ function startupMessage(error: unknown): string {
   // Effect wraps failures in a FiberFailure whose message is the original error's.
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^\(FiberFailure\) /, "").replace(/^[A-Za-z]+Error: /, "");
+}
+
+/**
+ * `zt project`: only the audit projection writer, for deployments where several service
+ * instances share one store and the writer runs as its own process.
+ */
+export async function startProjector(config: ServiceConfig, logs: LogSink = makeLogSink(config.logLevel)): Promise<{ readonly close: () => Promise<void> }> {
+  const base = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(
+    Layer.provideMerge(Identity.fromDataDir(config.dataDir, { production: config.production })),
+  );
+  const layer = projectorLayer(config).pipe(Layer.provideMerge(AuditTrail.layer.pipe(Layer.provideMerge(base))), Layer.provide(effectLoggerLayer(logs)));
+  const runtime = ManagedRuntime.make(layer);
+  try {
+    await runtime.runtime();
+  } catch (error) {
+    await runtime.dispose().catch(() => undefined);
+    throw new StartupError(startupMessage(error));
+  }
+  logs.write("info", "audit projection writer started", { store: config.store.kind });
+  return { close: () => runtime.dispose() };
 }

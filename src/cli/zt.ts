@@ -5,73 +5,57 @@
  */
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { Effect, Either } from "effect";
 import { ConfigError, loadConfig } from "../config.ts";
 import { randomSeed, readSigningKey, signingKeyFromSeed, writeKeyPair, KeyFileError } from "../identity/KeyFile.ts";
 import { ulid, uuidV4, ULID_RANDOM_LENGTH, UUID_RANDOM_LENGTH } from "../kernel/ids.ts";
 import { checkPermitRequest, signPermit } from "../permits/issuePermit.ts";
 import { loadPolicyBundle } from "../policy/ActivePolicy.ts";
-import { startServer, StartupError } from "../server.ts";
+import { number, parse, required, text, UsageError } from "./args.ts";
 
 const USAGE = `usage: zt <command> [options]
 
 commands:
   serve [--host H] [--port P] [--data-dir DIR] [--policy-dir DIR]
         run the control plane (configuration from ZT_* environment variables; flags override)
+  project [--data-dir DIR]
+        run only the audit projection writer (for several instances sharing one store)
   keys generate --out DIR [--use permit|audit] [--name NAME]
         write an Ed25519 key pair: DIR/NAME.key.json (mode 0600) and DIR/NAME.pub.json
   permit issue --key FILE --subject S --scope A [--max-notional-usd N] [--max-slippage-bps N]
         [--protocols a,b] [--ttl SECONDS] [--policy-dir DIR]
         sign a permit offline with a permit-issuer key file and print it as JSON
+  audit verify [--store URL] [--keys FILE] [--json]
+        replay every event: event hashes, the record chain and signatures, checkpoint roots
+        and consistency, receipt hashes; exit 0 only if all hold, else name the first bad position
+  audit proof DECISION_ID [--store URL]
+        print the inclusion proof of a decision against the latest sealed checkpoint
+  audit check-proof FILE [--keys FILE] [--json]
+        verify an inclusion proof offline (RFC 9162), and its checkpoint's signature
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
-function parse(args: string[], options: ParseArgsOptionsConfig): Record<string, string | undefined> {
-  try {
-    return parseArgs({ args, options, allowPositionals: false, strict: true }).values as Record<string, string | undefined>;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-}
-
-function required(values: Record<string, string | undefined>, name: string): string {
-  const value = values[name];
-  if (value === undefined || value === "") throw new UsageError(`--${name} is required`);
-  return value;
-}
-
-function number(values: Record<string, string | undefined>, name: string): number | undefined {
-  const text = values[name];
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${text}"`);
-  return value;
-}
-
-async function serve(args: string[]): Promise<void> {
-  const values = parse(args, { host: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, "policy-dir": { type: "string" } });
+/** `zt serve` and `zt project` run until SIGINT/SIGTERM; the server code loads only then. */
+async function runUntilSignal(command: "serve" | "project", args: string[]): Promise<void> {
+  const { values } = parse(args, { host: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, "policy-dir": { type: "string" } });
   const env = { ...process.env };
-  if (values["host"] !== undefined) env["ZT_HOST"] = values["host"];
-  if (values["port"] !== undefined) env["ZT_PORT"] = values["port"];
-  if (values["data-dir"] !== undefined) env["ZT_DATA_DIR"] = values["data-dir"];
-  if (values["policy-dir"] !== undefined) env["ZT_POLICY_DIR"] = values["policy-dir"];
-  const server = await startServer(loadConfig(env));
-  const stop = () => void server.close().then(() => process.exit(0), () => process.exit(1));
+  for (const [flag, variable] of [["host", "ZT_HOST"], ["port", "ZT_PORT"], ["data-dir", "ZT_DATA_DIR"], ["policy-dir", "ZT_POLICY_DIR"]] as const) {
+    const value = text(values, flag);
+    if (value !== undefined) env[variable] = value;
+  }
+  const { startServer, startProjector } = await import("../server.ts");
+  const running = command === "serve" ? await startServer(loadConfig(env)) : await startProjector(loadConfig(env));
+  const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }
 
 function keysGenerate(args: string[]): void {
-  const values = parse(args, { out: { type: "string" }, use: { type: "string" }, name: { type: "string" } });
+  const { values } = parse(args, { out: { type: "string" }, use: { type: "string" }, name: { type: "string" } });
   const out = resolve(required(values, "out"));
-  const use = values["use"] ?? "permit";
+  const use = text(values, "use") ?? "permit";
   if (use !== "permit" && use !== "audit") throw new UsageError(`--use must be permit or audit`);
-  const name = values["name"] ?? (use === "permit" ? "issuer" : "audit");
+  const name = text(values, "name") ?? (use === "permit" ? "issuer" : "audit");
   if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new UsageError(`--name must be a plain file name`);
   mkdirSync(out, { recursive: true, mode: 0o700 });
   const key = signingKeyFromSeed(randomSeed(), use);
@@ -80,7 +64,7 @@ function keysGenerate(args: string[]): void {
 }
 
 async function permitIssue(args: string[]): Promise<void> {
-  const values = parse(args, {
+  const { values } = parse(args, {
     key: { type: "string" },
     subject: { type: "string" },
     scope: { type: "string" },
@@ -91,8 +75,8 @@ async function permitIssue(args: string[]): Promise<void> {
     "policy-dir": { type: "string" },
   });
   const key = readSigningKey(resolve(required(values, "key")));
-  if (key.use !== "permit") throw new UsageError(`${values["key"]} is an ${key.use} key, not a permit-issuer key`);
-  const policyDir = resolve(values["policy-dir"] ?? process.env["ZT_POLICY_DIR"] ?? "./policies");
+  if (key.use !== "permit") throw new UsageError(`${text(values, "key")} is an ${key.use} key, not a permit-issuer key`);
+  const policyDir = resolve(text(values, "policy-dir") ?? process.env["ZT_POLICY_DIR"] ?? "./policies");
   // Effect.runPromise would reject with a FiberFailure wrapper, not the error itself.
   const loaded = await Effect.runPromise(Effect.either(loadPolicyBundle(policyDir)));
   if (Either.isLeft(loaded)) throw new ConfigError(loaded.left.message);
@@ -102,7 +86,8 @@ async function permitIssue(args: string[]): Promise<void> {
   const maxSlippage = number(values, "max-slippage-bps");
   if (maxNotional !== undefined) constraints["max_notional_usd"] = maxNotional;
   if (maxSlippage !== undefined) constraints["max_slippage_bps"] = maxSlippage;
-  if (values["protocols"] !== undefined) constraints["protocol_allowlist"] = values["protocols"].split(",").map((p) => p.trim()).filter(Boolean);
+  const protocols = text(values, "protocols");
+  if (protocols !== undefined) constraints["protocol_allowlist"] = protocols.split(",").map((p) => p.trim()).filter(Boolean);
   const ttl = number(values, "ttl");
   const checked = checkPermitRequest(bundle.manifest, {
     subject: required(values, "subject"),
@@ -126,9 +111,13 @@ async function permitIssue(args: string[]): Promise<void> {
 export async function runCli(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   try {
-    if (command === "serve") {
-      await serve(sub === undefined ? [] : [sub, ...rest]);
+    if (command === "serve" || command === "project") {
+      await runUntilSignal(command, sub === undefined ? [] : [sub, ...rest]);
       return -1;
+    }
+    if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof")) {
+      const { runAuditCommand } = await import("./auditCommands.ts");
+      return await runAuditCommand(sub, rest);
     }
     if (command === "keys" && sub === "generate") keysGenerate(rest);
     else if (command === "permit" && sub === "issue") await permitIssue(rest);
@@ -136,7 +125,7 @@ export async function runCli(argv: string[]): Promise<number> {
     else throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(" ")}`);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ConfigError || error instanceof StartupError || error instanceof KeyFileError) {
+    if (error instanceof UsageError || error instanceof ConfigError || error instanceof KeyFileError || (error instanceof Error && error.name === "StartupError")) {
       console.error(`zt: ${error.message}`);
       if (error instanceof UsageError) console.error(`\n${USAGE}`);
       return 2;

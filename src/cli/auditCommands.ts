@@ -1,0 +1,182 @@
+/**
+ * `zt audit verify | proof | check-proof`: the auditor's tools. They read the store and
+ * the audit records directly (never the running service) and need only public keys.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
+import { AuditTrail } from "../audit/AuditTrail.ts";
+import { inclusionProofFor } from "../audit/proofs.ts";
+import { verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
+import { loadConfig, type ServiceConfig } from "../config.ts";
+import { DECISION_ID } from "../decisions/events.ts";
+import { readVerifyingKey } from "../identity/KeyFile.ts";
+import { decodeBase64Url } from "../kernel/base64url.ts";
+import { verifyCheckpoint } from "../kernel/checkpoint.ts";
+import { keyIdOf } from "../kernel/ed25519.ts";
+import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
+import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
+import { auditLogLayer, storeLayer } from "../server.ts";
+import { parse, text, UsageError } from "./args.ts";
+
+function configFor(store: string | undefined): ServiceConfig {
+  return loadConfig(store === undefined ? process.env : { ...process.env, ZT_STORE: store });
+}
+
+/** Audit public keys from a key file, or from a `GET /keys` document (entries with use "audit"). */
+export function readAuditKeys(path: string): Map<string, Uint8Array> {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    throw new UsageError(`${path}: cannot read a JSON key file`);
+  }
+  const keys = new Map<string, Uint8Array>();
+  const listed = (json as { keys?: unknown }).keys;
+  if (Array.isArray(listed)) {
+    for (const entry of listed as Array<Record<string, unknown>>) {
+      if (entry["use"] !== "audit" || typeof entry["public_key"] !== "string") continue;
+      const publicKey = decodeBase64Url(entry["public_key"]);
+      if (publicKey?.length === 32 && keyIdOf(publicKey) === entry["key_id"]) keys.set(keyIdOf(publicKey), publicKey);
+    }
+  } else {
+    const key = readVerifyingKey(path);
+    keys.set(key.keyId, key.publicKey);
+  }
+  if (keys.size === 0) throw new UsageError(`${path}: holds no audit public key`);
+  return keys;
+}
+
+function defaultKeysPath(config: ServiceConfig): string {
+  return join(config.dataDir, "keys", "audit.pub.json");
+}
+
+function storeRuntime(config: ServiceConfig) {
+  if (config.store.kind === "sqlite" && !existsSync(config.store.path)) throw new UsageError(`no event store at ${config.store.path}`);
+  const base = Layer.mergeAll(storeLayer(config), auditLogLayer(config));
+  return ManagedRuntime.make(AuditTrail.layer.pipe(Layer.provideMerge(base)));
+}
+
+function printReport(report: VerifyReport, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(report, null, 2));
+    return;
+  }
+  const summary = `${report.events} events, ${report.records} records, ${report.checkpoints} checkpoints, ${report.decisions} decisions`;
+  if (report.ok) {
+    const last = report.lastCheckpoint ? `; last checkpoint: tree size ${report.lastCheckpoint.tree_size}, root ${report.lastCheckpoint.root}` : "";
+    const tail = report.unprojected > 0 ? `; ${report.unprojected} newest events not yet projected (not covered yet)` : "";
+    console.log(`zt audit verify: OK (${summary}${last}${tail})`);
+  } else if (report.failure) {
+    const where = [report.failure.position === null ? undefined : `position ${report.failure.position}`, report.failure.seq === null ? undefined : `record seq ${report.failure.seq}`]
+      .filter(Boolean)
+      .join(", ");
+    console.log(`zt audit verify: FAILED at ${where || "the end of the log"}: ${report.failure.kind}: ${report.failure.message}`);
+    console.log(`  verified before the failure: ${summary}`);
+  }
+}
+
+async function verify(args: string[]): Promise<number> {
+  const { values } = parse(args, { store: { type: "string" }, keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" }, contract: { type: "string" } });
+  if (text(values, "rpc") !== undefined || text(values, "contract") !== undefined) {
+    throw new UsageError("--rpc/--contract (on-chain anchor checks) need the anchoring release; run without them");
+  }
+  const config = configFor(text(values, "store"));
+  const keysPath = resolve(text(values, "keys") ?? defaultKeysPath(config));
+  const auditKeys = readAuditKeys(keysPath);
+  const runtime = storeRuntime(config);
+  try {
+    const report = await runtime.runPromise(Effect.either(verifyAudit({ auditKeys })));
+    if (Either.isLeft(report)) {
+      console.error(`zt audit verify: cannot read the store: ${report.left.message}`);
+      return 2;
+    }
+    printReport(report.right, values["json"] === true);
+    return report.right.ok ? 0 : 1;
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+async function proof(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { store: { type: "string" } }, 1);
+  const decisionId = positionals[0];
+  if (decisionId === undefined || !DECISION_ID.test(decisionId)) throw new UsageError("zt audit proof needs a decision id (dec_...)");
+  const runtime = storeRuntime(configFor(text(values, "store")));
+  try {
+    const result = await runtime.runPromise(Effect.either(inclusionProofFor(decisionId)));
+    if (Either.isLeft(result)) {
+      console.error(`zt audit proof: cannot read the store: ${result.left.message}`);
+      return 2;
+    }
+    if (Either.isLeft(result.right)) {
+      console.error(`zt audit proof: ${result.right.left.message}`);
+      return result.right.left.kind === "not_found" ? 2 : 1;
+    }
+    console.log(JSON.stringify(result.right.right.proof, null, 2));
+    return 0;
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+const Hex32 = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/));
+const ProofFile = Schema.Struct({
+  leaf_hash: Hex32,
+  leaf_index: Schema.Int.pipe(Schema.nonNegative()),
+  tree_size: Schema.Int.pipe(Schema.positive()),
+  audit_path: Schema.Array(Hex32),
+  root: Hex32,
+  record_hash: Schema.optional(Hex32),
+  checkpoint: Schema.optional(Schema.String),
+});
+
+async function checkProof(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" } }, 1);
+  if (text(values, "rpc") !== undefined) throw new UsageError("--rpc (checking the anchor on-chain) needs the anchoring release");
+  const file = positionals[0];
+  if (file === undefined) throw new UsageError("zt audit check-proof needs a proof file");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(resolve(file), "utf8"));
+  } catch {
+    throw new UsageError(`${file}: cannot read a JSON proof`);
+  }
+  const decoded = Schema.decodeUnknownEither(ProofFile)(raw);
+  const checks: Array<{ name: string; ok: boolean; detail?: string }> = [];
+  if (Either.isLeft(decoded)) {
+    checks.push({ name: "proof_format", ok: false, detail: "not an inclusion proof {leaf_hash, leaf_index, tree_size, audit_path, root}" });
+  } else {
+    const p = decoded.right;
+    const bytes = (hex: string) => hexToBytes(hex) ?? new Uint8Array(0);
+    if (p.record_hash !== undefined) {
+      const ok = bytesToHex(leafHash(bytes(p.record_hash))) === p.leaf_hash;
+      checks.push({ name: "leaf_hash", ok, ...(ok ? {} : { detail: "leaf_hash is not sha256(0x00 || record_hash)" }) });
+    }
+    const inclusion = verifyInclusion(p.leaf_index, p.tree_size, bytes(p.leaf_hash), p.audit_path.map(bytes), bytes(p.root));
+    checks.push({ name: "inclusion", ok: inclusion.ok, ...(inclusion.ok ? {} : { detail: inclusion.reason }) });
+    const keysPath = text(values, "keys") ?? defaultKeysPath(loadConfig());
+    if (p.checkpoint !== undefined && (text(values, "keys") !== undefined || existsSync(keysPath))) {
+      const keys = readAuditKeys(resolve(keysPath));
+      const origin = p.checkpoint.split("\n", 1)[0] ?? "";
+      const signed = [...keys.values()].map((key) => verifyCheckpoint(p.checkpoint ?? "", origin, key)).find((r) => r.ok);
+      const matches = signed !== undefined && signed.ok && signed.treeSize === p.tree_size && bytesToHex(signed.root) === p.root;
+      checks.push({ name: "checkpoint_signature", ok: matches, ...(matches ? {} : { detail: "the checkpoint note is not signed by a given audit key for this tree size and root" }) });
+    } else {
+      checks.push({ name: "checkpoint_signature", ok: true, detail: "skipped: no audit key given (--keys)" });
+    }
+  }
+  const ok = checks.every((c) => c.ok);
+  if (values["json"] === true) console.log(JSON.stringify({ ok, checks }, null, 2));
+  else {
+    console.log(`zt audit check-proof: ${ok ? "OK" : "FAILED"}`);
+    for (const c of checks) console.log(`  ${c.ok ? "ok  " : "FAIL"} ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
+  }
+  return ok ? 0 : 1;
+}
+
+export async function runAuditCommand(command: "verify" | "proof" | "check-proof", args: string[]): Promise<number> {
+  if (command === "verify") return verify(args);
+  if (command === "proof") return proof(args);
+  return checkProof(args);
+}
