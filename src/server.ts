@@ -33,13 +33,21 @@ export class StartupError extends Error {
 
 export function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
   if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs });
-  return Layer.fail(new StartupError(`ZT_STORE=${config.store.url}: the EventStoreDB adapter is not part of this build yet; use sqlite:PATH`));
+  const { url } = config.store;
+  // Loaded on demand: the EventStoreDB client loads a native addon on import (under Deno
+  // that needs --allow-ffi), which SQLite deployments should never pay for or depend on.
+  return Layer.unwrapEffect(
+    Effect.tryPromise({
+      try: () => import("./events/esdb/EsdbEventStore.ts"),
+      catch: () => new StartupError("ZT_STORE=esdb: the EventStoreDB client cannot load here (its native addon is missing; under Deno, allow ffi)"),
+    }).pipe(Effect.map(({ EsdbEventStore }) => EsdbEventStore.layer({ url }))),
+  );
 }
 
 /** Audit records live beside the events in the SQLite file, or in `audit.db` for other stores. */
 export function auditLogLayer(config: ServiceConfig): Layer.Layer<AuditLog, AuditLogError> {
-  const path = config.store.kind === "sqlite" ? config.store.path : join(config.dataDir, "audit.db");
-  return SqliteAuditLog.layer({ path });
+  if (config.store.kind === "sqlite") return SqliteAuditLog.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs });
+  return SqliteAuditLog.layer({ path: join(config.dataDir, "audit.db") });
 }
 
 /** The projection writer, signing with this instance's audit key; it waits for the lease. */

@@ -102,6 +102,9 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
 
       const permitFacts = (permit: Permit): Effect.Effect<PermitFacts, EventStoreError> =>
         Effect.gen(function* () {
+          // The read only names a replay early; the atomic no_stream append in consumeNonce
+          // is what guarantees single use, however requests interleave around the await below.
+          const consumed = yield* store.readStream(nonceStream(permit.nonce), { limit: 1 });
           const issuer = identity.trustedIssuers.get(permit.key_id);
           const signature = decodeSignature(permit.signature);
           const message = new TextEncoder().encode(canonicalJsonTrusted(unsignedPart(permit)));
@@ -109,7 +112,6 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             issuer !== undefined && signature !== undefined
               ? yield* Effect.promise(() => verifySignature(signature, message, issuer.publicKey))
               : false;
-          const consumed = yield* store.readStream(nonceStream(permit.nonce), { limit: 1 });
           return { issuerTrusted: issuer !== undefined, signatureValid, nonceSeen: consumed.length > 0 };
         });
 

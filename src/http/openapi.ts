@@ -99,6 +99,54 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "recorded" }, "400": { description: "malformed" }, "403": { description: "not the operator" } },
         },
       },
+      "/audit/head": {
+        get: {
+          summary: "Latest audit record: seq, hash, signature (operator)",
+          security,
+          responses: { "200": { description: "the head" }, "403": { description: "not the operator" }, "503": { description: "audit_unavailable" } },
+        },
+      },
+      "/audit/records": {
+        get: {
+          summary: "Audit records in order (operator)",
+          security,
+          parameters: [
+            { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0 } },
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000 } },
+          ],
+          responses: { "200": { description: "records" }, "400": { description: "bad after or limit" }, "403": { description: "not the operator" } },
+        },
+      },
+      "/audit/batches": {
+        get: {
+          summary: "Sealed checkpoints with tree size, root and anchor status (operator)",
+          security,
+          responses: { "200": { description: "batches" }, "403": { description: "not the operator" } },
+        },
+      },
+      "/audit/consistency": {
+        get: {
+          summary: "RFC 9162 consistency proof between two tree sizes (operator)",
+          security,
+          parameters: [
+            { name: "from", in: "query", required: true, schema: { type: "integer", minimum: 0 } },
+            { name: "to", in: "query", required: true, schema: { type: "integer", minimum: 0 } },
+          ],
+          responses: { "200": { description: "the proof" }, "400": { description: "bad or unprovable sizes" }, "403": { description: "not the operator" } },
+        },
+      },
+      "/audit/proofs/{decision_id}": {
+        get: {
+          summary: "Inclusion proof of a decision (agents: their own only)",
+          security,
+          parameters: [{ name: "decision_id", in: "path", required: true, schema: { type: "string" } }],
+          responses: {
+            "200": { description: "the inclusion proof" },
+            "404": { description: "not found or not visible" },
+            "409": { description: "not_yet_sealed: no checkpoint covers the decision yet" },
+          },
+        },
+      },
       "/keys": { get: { summary: "Public keys: permit issuers and the audit key", responses: { "200": { description: "keys" } } } },
       "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "alive" } } } },
       "/readyz": { get: { summary: "Store reachable and policy loaded", responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
