@@ -96,10 +96,15 @@ describe("configuration that cannot work exits 2 naming the variable", () => {
   }
 });
 
-test("ZT_STORE=esdb://... exits 2: that adapter is not in this build, and there is no silent fallback to SQLite", async () => {
+test("ZT_STORE=esdb://... with no server there exits 2 naming EventStoreDB unavailable, and there is no silent fallback to SQLite", async () => {
+  // A loopback port nothing listens on (2113 may be a developer's real EventStoreDB).
+  const probe = createServer();
+  await new Promise<void>((listening) => probe.listen(0, "127.0.0.1", listening));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((closed) => probe.close(closed));
   const dataDir = scratchDir("zt-data-");
-  const run = await runMain({ ZT_DATA_DIR: dataDir, ZT_STORE: "esdb://127.0.0.1:2113?tls=false" });
-  assertRefused(run, /ZT_STORE=esdb:\/\/127\.0\.0\.1:2113\?tls=false: the EventStoreDB adapter is not part of this build/);
+  const run = await runMain({ ZT_DATA_DIR: dataDir, ZT_STORE: `esdb://127.0.0.1:${port}?tls=false` });
+  assertRefused(run, /EventStoreDB ping failed: the server is unavailable/);
   assert.equal(existsSync(join(dataDir, "events.db")), false);
 });
 
