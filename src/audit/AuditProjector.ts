@@ -96,6 +96,10 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
           yield* log.append(records, head?.seq ?? 0);
           metrics.auditRecords.inc({}, records.length);
           yield* sealIfDue(false);
+          // Signing a batch is CPU-bound and Effect resumes fibers on microtasks, so a
+          // catch-up over a long backlog would otherwise starve the event loop (HTTP
+          // requests, the lease keeper's timer) until it is done: give it a turn per batch.
+          yield* Effect.sleep(Duration.zero);
         });
 
       const runWhileLeased = Effect.gen(function* () {
@@ -124,9 +128,12 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
         metrics.auditLag.set(pending.length);
         return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld };
       });
-      const timedSeal = sealIfDue(true).pipe(
+      // The first timed seal comes checkpointMs after taking the lease, not at once: sealing
+      // on every (re)start would make the chain depend on when the writer was restarted.
+      const timedSeal = Effect.sleep(Duration.millis(options.checkpointMs)).pipe(
+        Effect.zipRight(sealIfDue(true)),
         Effect.zipRight(status),
-        Effect.repeat(Schedule.spaced(Duration.millis(options.checkpointMs))),
+        Effect.forever,
       );
 
       const writer = Effect.gen(function* () {

@@ -28,7 +28,8 @@ export interface InclusionProof {
 
 export type ProofProblem =
   | { readonly kind: "not_found"; readonly message: string }
-  | { readonly kind: "not_yet_sealed"; readonly message: string }
+  /** `actor` is the decision's, so that access can be checked before saying the decision exists. */
+  | { readonly kind: "not_yet_sealed"; readonly message: string; readonly actor: string }
   | { readonly kind: "bad_range"; readonly message: string };
 
 /** The decision's actor (for access checks) and its inclusion proof, or why there is none yet. */
@@ -44,11 +45,11 @@ export function inclusionProofFor(
     if (decided === undefined) return Either.left({ kind: "not_found", message: `no decision ${decisionId}` } as const);
     const actor = typeof decided.data["actor"] === "string" ? decided.data["actor"] : "";
     const record = yield* log.byEventId(decided.id);
-    if (record === undefined) return Either.left({ kind: "not_yet_sealed", message: `decision ${decisionId} is not projected into the audit chain yet` } as const);
+    if (record === undefined) return Either.left({ kind: "not_yet_sealed", message: `decision ${decisionId} is not projected into the audit chain yet`, actor } as const);
     yield* trail.sync;
     const latest = trail.checkpoints().at(-1);
     if (latest === undefined || latest.checkpoint.tree_size < record.seq) {
-      return Either.left({ kind: "not_yet_sealed", message: `audit record ${record.seq} is not covered by a sealed checkpoint yet` } as const);
+      return Either.left({ kind: "not_yet_sealed", message: `audit record ${record.seq} is not covered by a sealed checkpoint yet`, actor } as const);
     }
     const { checkpoint } = latest;
     const path = trail.tree().inclusionProof(record.seq - 1, checkpoint.tree_size) ?? [];

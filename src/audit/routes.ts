@@ -94,10 +94,13 @@ export function auditRoutes(run: RunEffect) {
     const result = await run(inclusionProofFor(id).pipe(Effect.either));
     if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
     const proof = result.right;
+    // Another agent's decision is not found, sealed or not: a 409 would tell it the decision exists.
+    const visible = (actor: string) => principal.role !== "agent" || principal.actor === actor;
     if (Either.isLeft(proof)) {
-      return proof.left.kind === "not_yet_sealed" ? c.json({ error: "not_yet_sealed", message: proof.left.message }, 409) : notFound();
+      const problem = proof.left;
+      return problem.kind === "not_yet_sealed" && visible(problem.actor) ? c.json({ error: "not_yet_sealed", message: problem.message }, 409) : notFound();
     }
-    if (principal.role === "agent" && principal.actor !== proof.right.actor) return notFound();
+    if (!visible(proof.right.actor)) return notFound();
     return c.json(proof.right.proof);
   });
 

@@ -111,7 +111,10 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
         if (record.event_id !== event.id || record.position !== event.position) {
           return {
             kind: "event_missing_or_reordered",
-            ...at,
+            // The first position where store and chain disagree: a deleted event's own
+            // position, not that of the event the store now has in its place.
+            position: Math.min(record.position, event.position),
+            seq,
             message: `record seq ${seq} is for event ${record.event_id} at position ${record.position}, but the store has event ${event.id} at position ${event.position}: an event was deleted, inserted or reordered`,
           } as const;
         }

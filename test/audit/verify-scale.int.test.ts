@@ -1,0 +1,72 @@
+/**
+ * Acceptance: "A clean store of 100,000 events verifies with exit 0".
+ * 100,000 events go straight into a SQLite store through SqliteEventStore (1000 per
+ * append over 37 streams); `zt project` projects them as a child process with the
+ * default checkpoint settings (a checkpoint every 100 records or 5 s), and
+ * `zt audit verify` replays the whole store as another child. Rates are printed to the
+ * test log, never asserted; the bounds are only there so that a hang fails.
+ */
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { CHECKPOINT_SEALED } from "../../src/audit/Checkpoint.ts";
+import { tempDir } from "../support/harness.ts";
+import { killAllChildren } from "../support/spawnServer.ts";
+import { appendSampleEvents, eventCount, killProjectors, recordCount, spawnProjector, sql, verifyJson, waitFor } from "./auditFixtures.ts";
+
+const EVENTS = 100_000;
+const PROJECTION_BOUND_MS = 400_000;
+const VERIFY_BOUND_MS = 300_000;
+
+const dir = tempDir("zt-scale-");
+after(async () => {
+  await killProjectors();
+  await killAllChildren();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test(`a clean store of ${EVENTS.toLocaleString("en")} events verifies with exit 0`, async (t) => {
+  const store = join(dir, "events.db");
+  let started = performance.now();
+  await appendSampleEvents(store, EVENTS, { perAppend: 1000 });
+  t.diagnostic(`appended ${EVENTS} events in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  assert.equal(eventCount(store), EVENTS);
+
+  started = performance.now();
+  const projector = spawnProjector(dir, store, { ZT_LOG_LEVEL: "warn" });
+  try {
+    // Done when every event has its record and the last event is the checkpoint that seals the rest.
+    await waitFor(
+      "the projection of every event, sealed",
+      () => {
+        const last = sql<{ type: string }>(store, "SELECT type FROM events ORDER BY position DESC LIMIT 1")[0];
+        return last?.type === CHECKPOINT_SEALED && recordCount(store) === eventCount(store) ? true : undefined;
+      },
+      { timeoutMs: PROJECTION_BOUND_MS, intervalMs: 250 },
+    );
+  } finally {
+    const stopped = await projector.stop();
+    assert.equal(stopped.code, 0, projector.output());
+  }
+  const projectionSeconds = (performance.now() - started) / 1000;
+  const records = recordCount(store);
+  const checkpoints = eventCount(store, CHECKPOINT_SEALED);
+  assert.equal(records, EVENTS + checkpoints);
+  t.diagnostic(`projected ${records} records (${checkpoints} checkpoints) in ${projectionSeconds.toFixed(1)} s: ${Math.round(records / projectionSeconds)} records/s (including process start)`);
+
+  started = performance.now();
+  const { run, report } = await verifyJson(store, join(dir, "keys", "audit.pub.json"), VERIFY_BOUND_MS);
+  const verifySeconds = (performance.now() - started) / 1000;
+  t.diagnostic(`zt audit verify: exit ${run.code} in ${verifySeconds.toFixed(1)} s: ${Math.round(records / verifySeconds)} records/s (including process start)`);
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  assert.deepEqual(
+    { ok: report.ok, events: report.events, records: report.records, checkpoints: report.checkpoints, decisions: report.decisions, unprojected: report.unprojected, failure: report.failure },
+    { ok: true, events: records, records, checkpoints, decisions: 0, unprojected: 0, failure: null },
+  );
+  const last = JSON.parse(sql<{ data: string }>(store, "SELECT data FROM events WHERE type = ? ORDER BY position DESC LIMIT 1", [CHECKPOINT_SEALED])[0]!.data);
+  assert.deepEqual(report.lastCheckpoint, { tree_size: last.tree_size, root: last.root });
+  // The catch-up seals after each projected batch; the checkpoint events come after every
+  // sample event, and records of checkpoint events alone are never sealed again.
+  assert.equal(last.tree_size, EVENTS, "the last checkpoint covers every sample event's record");
+});
