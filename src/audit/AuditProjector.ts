@@ -10,7 +10,8 @@ import { EventStore, type EventStoreError, type JsonObject, type RecordedEvent }
 import { formatRfc3339Millis } from "../kernel/timestamp.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Metrics } from "../platform/Metrics.ts";
-import { EMPTY_CHAIN, nextRecord, type AuditRecord, type AuditSigner, type ChainHead } from "./AuditRecord.ts";
+import { chainRecord, EMPTY_CHAIN, signedBytes, type AuditRecord, type AuditSigner, type ChainHead, type UnsignedRecord } from "./AuditRecord.ts";
+import { encodeSignature, makeWebCryptoSigner } from "../kernel/ed25519.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { AuditTrail } from "./AuditTrail.ts";
 import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
@@ -50,6 +51,7 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
       const log = yield* AuditLog;
       const trail = yield* AuditTrail;
       const metrics = yield* Metrics;
+      const signRecord = makeWebCryptoSigner(options.signer.seed);
       const leaseTtlMs = options.leaseTtlMs ?? 15_000;
       let leaseHeld = false;
 
@@ -87,12 +89,15 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
           let chain: ChainHead = head ?? EMPTY_CHAIN;
           const fresh = events.filter((event) => event.position > (head?.position ?? 0));
           if (fresh.length === 0) return;
-          const records: AuditRecord[] = [];
+          const unsigned: UnsignedRecord[] = [];
           for (const event of fresh) {
-            const record = nextRecord(chain, event, options.signer);
-            records.push(record);
+            const record = chainRecord(chain, event, options.signer.keyId);
+            unsigned.push(record);
             chain = record;
           }
+          const records: AuditRecord[] = yield* Effect.promise(() =>
+            Promise.all(unsigned.map(async (record) => ({ ...record, signature: encodeSignature(await signRecord(signedBytes(record))) }))),
+          );
           yield* log.append(records, head?.seq ?? 0);
           metrics.auditRecords.inc({}, records.length);
           yield* sealIfDue(false);

@@ -73,12 +73,23 @@ export interface AuditSigner {
   readonly seed: Uint8Array;
 }
 
-/** The next record of the chain for `event`, signed by the audit key. */
-export function nextRecord(head: ChainHead, event: RecordedEvent, signer: AuditSigner): AuditRecord {
+export type UnsignedRecord = Omit<AuditRecord, "signature">;
+
+/** The next link of the chain for `event`, before its signature. */
+export function chainRecord(head: ChainHead, event: RecordedEvent, keyId: string): UnsignedRecord {
   const seq = head.seq + 1;
   const fields = { seq, event_id: event.id, event_type: event.type, event_hash: eventHash(event), prev_hash: head.hash };
-  const hash = recordHash(fields);
+  return { ...fields, position: event.position, hash: recordHash(fields), key_id: keyId };
+}
+
+/** The 32 raw bytes of a record hash: what the audit key signs. */
+export function signedBytes(record: Pick<AuditRecord, "hash">): Uint8Array {
   // hexToBytes cannot fail on a sha256Hex output.
-  const signature = encodeSignature(sign(hexToBytes(hash) ?? new Uint8Array(32), signer.seed));
-  return { ...fields, position: event.position, hash, key_id: signer.keyId, signature };
+  return hexToBytes(record.hash) ?? new Uint8Array(32);
+}
+
+/** The next record of the chain for `event`, signed by the audit key (synchronously, pure JS). */
+export function nextRecord(head: ChainHead, event: RecordedEvent, signer: AuditSigner): AuditRecord {
+  const unsigned = chainRecord(head, event, signer.keyId);
+  return { ...unsigned, signature: encodeSignature(sign(signedBytes(unsigned), signer.seed)) };
 }

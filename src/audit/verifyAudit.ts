@@ -18,10 +18,10 @@ import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
 import { ACTION_DECIDED, ActionDecided } from "../decisions/events.ts";
 import { receiptHash } from "../decisions/receipt.ts";
-import { eventHash, EMPTY_CHAIN, recordHash, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
+import { eventHash, EMPTY_CHAIN, recordHash, signedBytes, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { recordLeaf } from "./AuditTrail.ts";
-import { CHECKPOINT_SEALED, CheckpointSealed } from "./Checkpoint.ts";
+import { auditOrigin, batchId, CHECKPOINT_SEALED, CheckpointSealed } from "./Checkpoint.ts";
 
 export type FailureKind =
   | "event_altered"
@@ -85,7 +85,8 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
     const report = (failure: VerifyFailure | null): VerifyReport => ({
       ok: failure === null,
       events,
-      records: chain.seq,
+      // Signatures are checked a page at a time, so the chain may have run past a bad one.
+      records: failure?.seq != null ? Math.min(chain.seq, failure.seq - 1) : chain.seq,
       checkpoints,
       decisions,
       unprojected,
@@ -103,37 +104,57 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
       return pendingRecords.shift();
     });
 
-    const checkEvent = (event: RecordedEvent, record: AuditRecord) =>
-      Effect.gen(function* () {
-        const seq = chain.seq + 1;
-        const at = { position: event.position, seq };
-        if (record.seq !== seq) return { kind: "record_chain_broken", ...at, message: `record seq ${record.seq} found where seq ${seq} was expected` } as const;
-        if (record.event_id !== event.id || record.position !== event.position) {
-          return {
-            kind: "event_missing_or_reordered",
-            // The first position where store and chain disagree: a deleted event's own
-            // position, not that of the event the store now has in its place.
-            position: Math.min(record.position, event.position),
-            seq,
-            message: `record seq ${seq} is for event ${record.event_id} at position ${record.position}, but the store has event ${event.id} at position ${event.position}: an event was deleted, inserted or reordered`,
-          } as const;
-        }
-        const recomputedEventHash = eventHash(event);
-        if (record.event_hash !== recomputedEventHash || record.event_type !== event.type) {
-          return { kind: "event_altered", ...at, message: `event ${event.id} (${event.type}) no longer hashes to the event_hash its record committed to: the stored event was altered` } as const;
-        }
-        if (record.prev_hash !== chain.hash) {
-          return { kind: "record_chain_broken", ...at, message: `record seq ${seq} links to prev_hash ${record.prev_hash.slice(0, 16)}…, not to record seq ${chain.seq}` } as const;
-        }
-        const recomputedHash = recordHash(record);
-        if (record.hash !== recomputedHash) return { kind: "record_altered", ...at, message: `record seq ${seq}'s hash does not match its fields` } as const;
-        const publicKey = options.auditKeys.get(record.key_id);
-        if (publicKey === undefined) return { kind: "unknown_audit_key", ...at, message: `record seq ${seq} is signed by key ${record.key_id}, which is not a given audit key` } as const;
-        const signature = decodeSignature(record.signature);
-        const signed = signature !== undefined && (yield* Effect.promise(() => verifySignature(signature, hexToBytes(record.hash) ?? new Uint8Array(0), publicKey)));
-        if (!signed) return { kind: "record_signature_invalid", ...at, message: `record seq ${seq}'s signature does not verify with audit key ${record.key_id}` } as const;
-        return null;
-      });
+    /** Record checks that need no signature, in order; the signature check is left to `signatureChecks`. */
+    const checkEvent = (event: RecordedEvent, record: AuditRecord): VerifyFailure | null => {
+      const seq = chain.seq + 1;
+      const at = { position: event.position, seq };
+      if (record.seq !== seq) return { kind: "record_chain_broken", ...at, message: `record seq ${record.seq} found where seq ${seq} was expected` };
+      if (record.event_id !== event.id || record.position !== event.position) {
+        return {
+          kind: "event_missing_or_reordered",
+          // The first position where store and chain disagree: a deleted event's own
+          // position, not that of the event the store now has in its place.
+          position: Math.min(record.position, event.position),
+          seq,
+          message: `record seq ${seq} is for event ${record.event_id} at position ${record.position}, but the store has event ${event.id} at position ${event.position}: an event was deleted, inserted or reordered`,
+        };
+      }
+      if (record.event_hash !== eventHash(event) || record.event_type !== event.type) {
+        return { kind: "event_altered", ...at, message: `event ${event.id} (${event.type}) no longer hashes to the event_hash its record committed to: the stored event was altered` };
+      }
+      if (record.prev_hash !== chain.hash) {
+        return { kind: "record_chain_broken", ...at, message: `record seq ${seq} links to prev_hash ${record.prev_hash.slice(0, 16)}…, not to record seq ${chain.seq}` };
+      }
+      if (record.hash !== recordHash(record)) return { kind: "record_altered", ...at, message: `record seq ${seq}'s hash does not match its fields` };
+      if (!options.auditKeys.has(record.key_id)) {
+        return { kind: "unknown_audit_key", ...at, message: `record seq ${seq} is signed by key ${record.key_id}, which is not a given audit key` };
+      }
+      return null;
+    };
+
+    /**
+     * Signature checks run concurrently (WebCrypto), a page at a time; the first failure
+     * in seq order is then weighed against the first failure of the in-order checks.
+     */
+    let signatureChecks: Array<{ readonly record: AuditRecord; readonly valid: Promise<boolean> }> = [];
+    const startSignatureCheck = (record: AuditRecord) => {
+      const signature = decodeSignature(record.signature);
+      const publicKey = options.auditKeys.get(record.key_id);
+      const valid = signature === undefined || publicKey === undefined ? Promise.resolve(false) : verifySignature(signature, signedBytes(record), publicKey);
+      signatureChecks.push({ record, valid });
+    };
+    const firstBadSignature = Effect.gen(function* () {
+      const checks = signatureChecks;
+      signatureChecks = [];
+      const results = yield* Effect.promise(() => Promise.all(checks.map((check) => check.valid)));
+      const bad = checks.find((_, index) => !results[index]);
+      if (bad === undefined) return null;
+      const { record } = bad;
+      return { kind: "record_signature_invalid", position: record.position, seq: record.seq, message: `record seq ${record.seq}'s signature does not verify with audit key ${record.key_id}` } as VerifyFailure;
+    });
+    /** The failure to report: a bad signature up to `failure`'s record (a forged record before what it says) wins. */
+    const firstOf = (failure: VerifyFailure | null) =>
+      Effect.map(firstBadSignature, (bad) => (bad !== null && (failure === null || (bad.seq ?? 0) <= (failure.seq ?? Infinity)) ? bad : failure));
 
     const checkDecision = (event: RecordedEvent, seq: number): VerifyFailure | null => {
       const decoded = Schema.decodeUnknownOption(ActionDecided)(event.data);
@@ -166,6 +187,12 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
       const checkpoint = decoded.value;
       const publicKey = options.auditKeys.get(checkpoint.key_id);
       if (publicKey === undefined) return { kind: "unknown_audit_key", ...at, message: `${checkpoint.batch_id} is signed by key ${checkpoint.key_id}, which is not a given audit key` };
+      if (checkpoint.origin !== auditOrigin(checkpoint.key_id)) {
+        return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id}: origin ${checkpoint.origin} is not this log's origin for key ${checkpoint.key_id}` };
+      }
+      if (checkpoint.batch_id !== batchId(checkpoints + 1)) {
+        return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id} found where ${batchId(checkpoints + 1)} was expected` };
+      }
       const signed = verifyCheckpoint(checkpoint.note, checkpoint.origin, publicKey);
       if (!signed.ok) return { kind: "checkpoint_invalid", ...at, message: `${checkpoint.batch_id}: signed note does not verify (${signed.reason})` };
       const claimedRoot = hexToBytes(checkpoint.root);
@@ -204,16 +231,18 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
           return report({ kind: "record_chain_broken", position: event.position, seq: record.seq, message: `record seq ${record.seq} follows ${unprojected} events that have no record` });
         }
         const seq = chain.seq + 1;
-        const failure = (yield* checkEvent(event, record)) ?? (event.type === ACTION_DECIDED ? checkDecision(event, seq) : null);
-        if (failure) return report(failure);
+        const recordFailure = checkEvent(event, record);
+        if (recordFailure) return report(yield* firstOf(recordFailure));
+        startSignatureCheck(record);
+        const contentFailure =
+          (event.type === ACTION_DECIDED ? checkDecision(event, seq) : null) ?? (event.type === CHECKPOINT_SEALED ? checkCheckpoint(event, seq) : null);
+        if (contentFailure) return report(yield* firstOf(contentFailure));
         if (event.type === ACTION_DECIDED) decisions += 1;
-        if (event.type === CHECKPOINT_SEALED) {
-          const checkpointFailure = checkCheckpoint(event, seq);
-          if (checkpointFailure) return report(checkpointFailure);
-        }
         tree.append(recordLeaf(record.hash));
         chain = record;
       }
+      const badSignature = yield* firstOf(null);
+      if (badSignature) return report(badSignature);
       if (page.length < PAGE) break;
     }
     const orphan = yield* nextRecord;

@@ -41,6 +41,7 @@ export function readAuditKeys(path: string): Map<string, Uint8Array> {
     }
   } else {
     const key = readVerifyingKey(path);
+    if (key.use !== "audit") throw new UsageError(`${path} is a ${key.use} key, not an audit key`);
     keys.set(key.keyId, key.publicKey);
   }
   if (keys.size === 0) throw new UsageError(`${path}: holds no audit public key`);

@@ -103,6 +103,26 @@ export function makeWebCryptoVerifier(options: WebCryptoVerifierOptions = {}): E
   };
 }
 
+/** RFC 8410 section 7: the PKCS #8 prefix of an Ed25519 private key, followed by the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = new Uint8Array([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+export type Ed25519Signer = (message: Uint8Array) => Promise<Uint8Array>;
+
+/**
+ * A signer backed by WebCrypto's Ed25519, about ten times faster than pure JS for bulk
+ * signing (the audit projection signs every record). Ed25519 is deterministic, so it
+ * yields exactly the signatures `sign` does. Throws a RangeError on a seed that is not
+ * 32 bytes: seeds are the program's own values.
+ */
+export function makeWebCryptoSigner(seed: Uint8Array): Ed25519Signer {
+  if (seed.length !== ED25519_SEED_LENGTH) throw new RangeError(`Ed25519 seed must be ${ED25519_SEED_LENGTH} bytes`);
+  const pkcs8 = new Uint8Array(ED25519_PKCS8_PREFIX.length + ED25519_SEED_LENGTH);
+  pkcs8.set(ED25519_PKCS8_PREFIX);
+  pkcs8.set(seed, ED25519_PKCS8_PREFIX.length);
+  const key = globalThis.crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  return async (message) => new Uint8Array(await globalThis.crypto.subtle.sign("Ed25519", await key, new Uint8Array(message)));
+}
+
 /** The project's key id: "zt-" and the first 16 lowercase hex digits (64 bits) of SHA-256(publicKey). */
 export function keyIdOf(publicKey: Uint8Array): string {
   return `zt-${bytesToHex(sha256(publicKey)).slice(0, 16)}`;

@@ -15,10 +15,10 @@ import { EMPTY_CHAIN, nextRecord, type AuditSigner, type ChainHead } from "../..
 import { CHECKPOINT_SEALED, sealCheckpoint } from "../../src/audit/Checkpoint.ts";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
 import type { RecordedEvent } from "../../src/events/EventStore.ts";
-import { readSigningKey } from "../../src/identity/KeyFile.ts";
+import { randomSeed, readSigningKey, signingKeyFromSeed, writeKeyPair } from "../../src/identity/KeyFile.ts";
 import { hexToBytes } from "../../src/kernel/hashing.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
-import { killAllChildren } from "../support/spawnServer.ts";
+import { killAllChildren, runZt } from "../support/spawnServer.ts";
 import { copyStore, eventRows, freshAuditKey, recordRows, signerOf, verifyJson, verifyText, waitFor, type EventRow, type RecordRow } from "./auditFixtures.ts";
 
 const root = tempDir("zt-tamper-");
@@ -332,9 +332,18 @@ describe("zt audit verify on a tampered SQLite store", () => {
     await assertFailsAt(path, { kind: "record_without_event", position: last.position, seq: recordOf(last.position).seq });
   });
 
-  test("a key file that is not the audit key makes every record unknown_audit_key from seq 1", async () => {
+  test("a key file that is not an audit key is refused as bad usage (exit 2)", async () => {
     const path = tamperedCopy(() => undefined);
-    const { run, report } = await verifyJson(path, join(fixture.dataDir, "keys", "issuer.pub.json"));
+    const run = await runZt(["audit", "verify", "--store", `sqlite:${path}`, "--keys", join(fixture.dataDir, "keys", "issuer.pub.json")]);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /is a permit key, not an audit key/);
+  });
+
+  test("another audit key makes every record unknown_audit_key from seq 1", async () => {
+    const path = tamperedCopy(() => undefined);
+    const other = join(tempDir(), "other");
+    const files = writeKeyPair(other, signingKeyFromSeed(randomSeed(), "audit"));
+    const { run, report } = await verifyJson(path, files.publicFile);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.deepEqual({ kind: report.failure.kind, seq: report.failure.seq, position: report.failure.position }, { kind: "unknown_audit_key", seq: 1, position: fixture.events[0]!.position });
   });

@@ -6,6 +6,7 @@ import {
   decodeSignature,
   encodeSignature,
   keyIdOf,
+  makeWebCryptoSigner,
   makeWebCryptoVerifier,
   publicKeyFromSeed,
   sign,
@@ -37,6 +38,17 @@ test("RFC 8032 section 7.1 TEST 1: key derivation, signing and verification", as
   assert.equal(bytesToHex(signature), RFC8032_TEST1.signature);
   assert.equal(verify(signature, new Uint8Array(), publicKey), true);
   assert.equal(await makeWebCryptoVerifier()(signature, new Uint8Array(), publicKey), true);
+});
+
+test("the WebCrypto signer gives the RFC 8032 signature and the same bytes as the pure-JS signer", async () => {
+  const signer = makeWebCryptoSigner(hex(RFC8032_TEST1.secret));
+  assert.equal(bytesToHex(await signer(new Uint8Array(0))), RFC8032_TEST1.signature);
+  for (let i = 0; i < 20; i++) {
+    const seed = crypto.getRandomValues(new Uint8Array(32));
+    const message = crypto.getRandomValues(new Uint8Array(i * 7));
+    assert.equal(bytesToHex(await makeWebCryptoSigner(seed)(message)), bytesToHex(sign(message, seed)));
+  }
+  assert.throws(() => makeWebCryptoSigner(new Uint8Array(31)), RangeError);
 });
 
 test("a signature does not verify for another message or key", async () => {
