@@ -15,7 +15,7 @@ import type { Principal } from "../identity/Credentials.ts";
 import { Identity } from "../identity/Identity.ts";
 import { MarketSnapshots } from "../market/MarketSnapshots.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
-import { nonceStream, unsignedPart, type Permit } from "../permits/Permit.ts";
+import { NONCE_CONSUMED, NonceConsumed, nonceStream, unsignedPart, type Permit } from "../permits/Permit.ts";
 import type { PermitFacts } from "../permits/verifyPermit.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Metrics } from "../platform/Metrics.ts";
@@ -25,8 +25,6 @@ import { httpStatusOf } from "./DenyReason.ts";
 import { ACTION_DECIDED, ActionDecided, decisionStream } from "./events.ts";
 import { parseActionRequest, type RequestProblem } from "./parseActionRequest.ts";
 import { receiptHash } from "./receipt.ts";
-
-export const NONCE_CONSUMED = "NonceConsumed.v1";
 
 export interface ActionBody {
   readonly bytes: Uint8Array;
@@ -125,7 +123,13 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
               {
                 id: eventId,
                 type: NONCE_CONSUMED,
-                data: { nonce: permit.nonce, permit_id: permit.permit_id, key_id: permit.key_id, decision_id: decisionId, consumed_at: decidedAt },
+                data: Schema.encodeSync(NonceConsumed)({
+                  nonce: permit.nonce,
+                  permit_id: permit.permit_id,
+                  key_id: permit.key_id,
+                  decision_id: decisionId,
+                  consumed_at: decidedAt,
+                }) as unknown as JsonObject,
               },
             ],
             "no_stream",

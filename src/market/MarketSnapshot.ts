@@ -16,3 +16,10 @@ export const MarketSnapshot = Schema.Struct({
 export type MarketSnapshot = typeof MarketSnapshot.Type;
 
 export const MARKET_SNAPSHOT_STREAM = "market-snapshot";
+
+/** `MarketSnapshotReplaced.v1`: the snapshot that became current, and who replaced it. */
+export const MARKET_SNAPSHOT_REPLACED = "MarketSnapshotReplaced.v1";
+export const MarketSnapshotReplaced = Schema.Struct({
+  snapshot: MarketSnapshot,
+  replaced_by: Schema.String,
+});

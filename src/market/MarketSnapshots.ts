@@ -6,9 +6,7 @@
 import { Context, Effect, Layer, Option, Ref, Schema } from "effect";
 import { EventStore, type EventStoreError, type JsonObject } from "../events/EventStore.ts";
 import { Ids } from "../platform/Ids.ts";
-import { MARKET_SNAPSHOT_STREAM, MarketSnapshot } from "./MarketSnapshot.ts";
-
-export const MARKET_SNAPSHOT_REPLACED = "MarketSnapshotReplaced.v1";
+import { MARKET_SNAPSHOT_REPLACED, MARKET_SNAPSHOT_STREAM, MarketSnapshotReplaced, type MarketSnapshot } from "./MarketSnapshot.ts";
 
 export interface MarketSnapshotsShape {
   readonly current: Effect.Effect<MarketSnapshot | undefined>;
@@ -29,7 +27,7 @@ export class MarketSnapshots extends Context.Tag("zt/MarketSnapshots")<MarketSna
         const page = yield* store.readStream(MARKET_SNAPSHOT_STREAM, { fromRevision: from, limit: PAGE });
         const latest = page.at(-1);
         if (latest) {
-          const decoded = Schema.decodeUnknownOption(MarketSnapshot)(latest.data["snapshot"]);
+          const decoded = Schema.decodeUnknownOption(MarketSnapshotReplaced)(latest.data).pipe(Option.map((event) => event.snapshot));
           // A recorded snapshot that no longer decodes is not trusted: nothing is current.
           last = Option.getOrUndefined(decoded);
         }
@@ -43,7 +41,7 @@ export class MarketSnapshots extends Context.Tag("zt/MarketSnapshots")<MarketSna
         replace: (snapshot, replacedBy) =>
           writer.withPermits(1)(Effect.gen(function* () {
             const id = yield* ids.uuid;
-            const data = { snapshot: Schema.encodeSync(MarketSnapshot)(snapshot), replaced_by: replacedBy } as unknown as JsonObject;
+            const data = Schema.encodeSync(MarketSnapshotReplaced)({ snapshot, replaced_by: replacedBy }) as unknown as JsonObject;
             const appended = yield* store.append(MARKET_SNAPSHOT_STREAM, [{ id, type: MARKET_SNAPSHOT_REPLACED, data }], "any");
             yield* Ref.set(current, snapshot);
             return { position: appended.position };

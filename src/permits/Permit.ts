@@ -50,3 +50,18 @@ export function nonceStream(nonce: string): string {
 export function permitStream(permitId: string): string {
   return `permit-${permitId}`;
 }
+
+/** `PermitIssued.v1`: the permit as issued, without its signature (a bearer credential). */
+export const PERMIT_ISSUED = "PermitIssued.v1";
+export const PermitIssued = UnsignedPermit;
+
+/** `NonceConsumed.v1`, the single event of a `permit-nonce-<nonce>` stream. */
+export const NONCE_CONSUMED = "NonceConsumed.v1";
+export const NonceConsumed = Schema.Struct({
+  nonce: Schema.String,
+  permit_id: Schema.String,
+  key_id: Schema.String,
+  decision_id: Schema.String,
+  consumed_at: Rfc3339Utc,
+});
+export type NonceConsumed = typeof NonceConsumed.Type;

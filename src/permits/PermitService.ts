@@ -3,15 +3,14 @@
  * the permit with the issuer key and records `PermitIssued.v1` (everything but the
  * signature, which is a bearer credential and is never stored or logged).
  */
-import { Clock, Context, Effect, Either, Layer } from "effect";
+import { Clock, Context, Effect, Either, Layer, Schema } from "effect";
 import { EventStore, type EventStoreError, type JsonObject } from "../events/EventStore.ts";
 import { Identity } from "../identity/Identity.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { Ids } from "../platform/Ids.ts";
-import { permitStream, unsignedPart, type Permit } from "./Permit.ts";
+import { PERMIT_ISSUED, PermitIssued, permitStream, unsignedPart, type Permit } from "./Permit.ts";
 import { checkPermitRequest, signPermit, type PermitRejection } from "./issuePermit.ts";
 
-export const PERMIT_ISSUED = "PermitIssued.v1";
 
 export interface PermitServiceShape {
   /** Issues and records a permit, or rejects a request the policy could never honour. */
@@ -41,7 +40,7 @@ export class PermitService extends Context.Tag("zt/PermitService")<PermitService
               key: identity.issuerKey,
             });
             const eventId = yield* ids.uuid;
-            yield* store.append(permitStream(permit.permit_id), [{ id: eventId, type: PERMIT_ISSUED, data: unsignedPart(permit) as unknown as JsonObject }], "no_stream");
+            yield* store.append(permitStream(permit.permit_id), [{ id: eventId, type: PERMIT_ISSUED, data: Schema.encodeSync(PermitIssued)(unsignedPart(permit)) as unknown as JsonObject }], "no_stream");
             yield* Effect.logInfo("permit issued").pipe(Effect.annotateLogs({ permit_id: permit.permit_id, subject: permit.subject, scope: permit.scope }));
             return Either.right(permit);
           }),
