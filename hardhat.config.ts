@@ -12,7 +12,7 @@ export default defineConfig({
   solidity: {
     version: solcPackage.version,
     path: require.resolve("solc/soljson.js"),
-    settings: { optimizer: { enabled: true, runs: 200 } },
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
   },
   paths: { sources: "./contracts" },
 });
