@@ -209,7 +209,8 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             const { request, intentHash } = parsed;
             const permit = request.permit;
             const facts = permit === undefined ? undefined : yield* permitFacts(permit);
-            const market = yield* markets.current;
+            // Only a notional limit needs prices; other decisions never touch the snapshot.
+            const market = permit?.constraints.max_notional_usd === undefined ? undefined : yield* markets.current;
             let verdict =
               principal.role === "operator"
                 ? operatorMayNotAct()
