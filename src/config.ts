@@ -17,13 +17,47 @@ export type StoreConfig =
 /** The SQLite busy timeout when `ZT_STORE_BUSY_TIMEOUT_MS` is unset (the adapter's own default). */
 export const DEFAULT_STORE_BUSY_TIMEOUT_MS = 5000;
 
+/** How anchors are sent on an RPC chain (`ZT_SUBMITTER`); every field but the kind is a setting, some of them secrets. */
+export type SubmitterConfig =
+  | { readonly kind: "direct"; readonly privateKey: string }
+  | { readonly kind: "thirdweb-engine"; readonly engineUrl: string; readonly accessToken: string; readonly backendWallet: string }
+  | {
+      readonly kind: "cdp";
+      readonly apiKeyId: string;
+      readonly apiKeySecret: string;
+      readonly walletSecret: string;
+      readonly accountName: string;
+      readonly network: "base" | "base-sepolia";
+      readonly basePath?: string;
+    };
+
+/** `ZT_CHAIN=<RPC URL>`: an existing chain with a deployed DAAL. */
+export interface RpcChainConfig {
+  /** Often embeds a provider API key: never logged or echoed. */
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  readonly daalAddress: string;
+  readonly submitter: SubmitterConfig;
+}
+
+/** Timing of the anchoring sidecar (`ZT_ANCHOR_*`). */
+export interface AnchoringTuning {
+  readonly confirmations: number;
+  readonly pollMs: number;
+  readonly receiptTimeoutMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly rpcTimeoutMs: number;
+}
+
 export interface ServiceConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
   readonly store: StoreConfig;
   readonly policyDir: string;
-  readonly chain: "off" | "local" | { readonly rpcUrl: string };
+  readonly chain: "off" | "local" | RpcChainConfig;
+  readonly anchoring: AnchoringTuning;
   readonly checkpointRecords: number;
   readonly checkpointMs: number;
   readonly production: boolean;
@@ -51,11 +85,73 @@ function storeConfig(text: string | undefined, dataDir: string, busyTimeoutMs: n
   throw new ConfigError(`ZT_STORE must be sqlite:PATH or esdb://HOST:PORT, got "${text}"`);
 }
 
-function chainConfig(text: string | undefined): ServiceConfig["chain"] {
+const CDP_CHAIN_IDS = { base: 8453, "base-sepolia": 84532 } as const;
+const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
+const HTTP_URL = /^https?:\/\/\S+$/;
+
+/** The submitter settings of `ZT_SUBMITTER`, collecting the names of missing variables. Secrets are never echoed. */
+function submitterConfig(env: Env, missing: string[]): { submitter: SubmitterConfig | undefined; impliedChainId?: number } {
+  const kind = env["ZT_SUBMITTER"] || "direct";
+  const value = (name: string) => {
+    const text = env[name];
+    if (text === undefined || text === "") missing.push(name);
+    return text ?? "";
+  };
+  switch (kind) {
+    case "direct": {
+      const privateKey = value("ZT_SUBMITTER_PRIVATE_KEY");
+      if (privateKey !== "" && !/^0x[0-9a-fA-F]{64}$/.test(privateKey)) throw new ConfigError("ZT_SUBMITTER_PRIVATE_KEY must be 0x followed by 64 hex digits");
+      return { submitter: { kind, privateKey } };
+    }
+    case "thirdweb-engine": {
+      const engineUrl = value("ZT_ENGINE_URL");
+      const accessToken = value("ZT_ENGINE_ACCESS_TOKEN");
+      const backendWallet = value("ZT_ENGINE_BACKEND_WALLET");
+      if (engineUrl !== "" && !HTTP_URL.test(engineUrl)) throw new ConfigError("ZT_ENGINE_URL must be an http(s) URL");
+      if (backendWallet !== "" && !ADDRESS.test(backendWallet)) throw new ConfigError(`ZT_ENGINE_BACKEND_WALLET must be a 0x address, got "${backendWallet}"`);
+      return { submitter: { kind, engineUrl, accessToken, backendWallet } };
+    }
+    case "cdp": {
+      const apiKeyId = value("CDP_API_KEY_ID");
+      const apiKeySecret = value("CDP_API_KEY_SECRET");
+      const walletSecret = value("CDP_WALLET_SECRET");
+      const accountName = env["ZT_CDP_ACCOUNT_NAME"] || "zt-infra-anchor";
+      if (!/^[A-Za-z0-9][A-Za-z0-9-]{0,34}[A-Za-z0-9]$/.test(accountName)) throw new ConfigError(`ZT_CDP_ACCOUNT_NAME must be 2-36 letters, digits and inner hyphens, got "${accountName}"`);
+      const network = env["ZT_CDP_NETWORK"] || "base-sepolia";
+      if (network !== "base" && network !== "base-sepolia") throw new ConfigError(`ZT_CDP_NETWORK must be base or base-sepolia, got "${network}"`);
+      const basePath = env["ZT_CDP_BASE_URL"] || undefined;
+      if (basePath !== undefined && !HTTP_URL.test(basePath)) throw new ConfigError("ZT_CDP_BASE_URL must be an http(s) URL");
+      return { submitter: { kind, apiKeyId, apiKeySecret, walletSecret, accountName, network, ...(basePath === undefined ? {} : { basePath }) }, impliedChainId: CDP_CHAIN_IDS[network] };
+    }
+    default:
+      throw new ConfigError(`ZT_SUBMITTER must be direct, thirdweb-engine or cdp, got "${kind}"`);
+  }
+}
+
+function chainConfig(text: string | undefined, env: Env): ServiceConfig["chain"] {
   if (text === undefined || text === "" || text === "local") return "local";
   if (text === "off") return "off";
-  if (/^https?:\/\//.test(text)) return { rpcUrl: text };
-  throw new ConfigError(`ZT_CHAIN must be local, off or an http(s) RPC URL, got "${text}"`);
+  if (!HTTP_URL.test(text)) throw new ConfigError(`ZT_CHAIN must be local, off or an http(s) RPC URL, got "${text}"`);
+  const missing: string[] = [];
+  const daalAddress = env["ZT_DAAL_ADDRESS"] ?? "";
+  if (daalAddress === "") missing.push("ZT_DAAL_ADDRESS");
+  else if (!ADDRESS.test(daalAddress)) throw new ConfigError(`ZT_DAAL_ADDRESS must be a 0x address, got "${daalAddress}"`);
+  const { submitter, impliedChainId } = submitterConfig(env, missing);
+  let chainId = impliedChainId;
+  const chainIdText = env["ZT_CHAIN_ID"];
+  if (chainIdText !== undefined && chainIdText !== "") {
+    const parsed = Number(chainIdText);
+    if (!Number.isSafeInteger(parsed) || parsed < 1) throw new ConfigError(`ZT_CHAIN_ID must be a positive integer, got "${chainIdText}"`);
+    if (impliedChainId !== undefined && parsed !== impliedChainId) throw new ConfigError(`ZT_CHAIN_ID ${parsed} is not the chain of ZT_CDP_NETWORK (${impliedChainId})`);
+    chainId = parsed;
+  } else if (chainId === undefined) {
+    missing.push("ZT_CHAIN_ID");
+  }
+  // The URL itself is not repeated: provider URLs usually embed an API key.
+  if (missing.length > 0 || submitter === undefined || chainId === undefined) {
+    throw new ConfigError(`ZT_CHAIN is an RPC URL, so anchoring needs ${missing.join(", ")} (ZT_SUBMITTER=${env["ZT_SUBMITTER"] || "direct"})`);
+  }
+  return { rpcUrl: text, chainId, daalAddress, submitter };
 }
 
 export function loadConfig(env: Env = process.env): ServiceConfig {
@@ -70,7 +166,15 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     dataDir,
     store: storeConfig(env["ZT_STORE"], dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
     policyDir: resolve(env["ZT_POLICY_DIR"] || "./policies"),
-    chain: chainConfig(env["ZT_CHAIN"]),
+    chain: chainConfig(env["ZT_CHAIN"], env),
+    anchoring: {
+      confirmations: integer(env, "ZT_ANCHOR_CONFIRMATIONS", 1, 1, 1000),
+      pollMs: integer(env, "ZT_ANCHOR_POLL_MS", 1000, 10, 600_000),
+      receiptTimeoutMs: integer(env, "ZT_ANCHOR_RECEIPT_TIMEOUT_MS", 120_000, 100, 86_400_000),
+      retryBaseMs: integer(env, "ZT_ANCHOR_RETRY_BASE_MS", 1000, 10, 3_600_000),
+      retryMaxMs: integer(env, "ZT_ANCHOR_RETRY_MAX_MS", 60_000, 10, 86_400_000),
+      rpcTimeoutMs: integer(env, "ZT_ANCHOR_RPC_TIMEOUT_MS", 10_000, 100, 600_000),
+    },
     checkpointRecords: integer(env, "ZT_CHECKPOINT_RECORDS", 100, 1, 1_000_000),
     checkpointMs: integer(env, "ZT_CHECKPOINT_MS", 5000, 100, 86_400_000),
     production: mode === "production",

@@ -6,11 +6,14 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import type { Hono } from "hono";
+import { AnchoringSidecar, anchoringSidecarLayer, type AnchoringInfo, type AnchoringSidecarOptions } from "./anchoring/AnchoringSidecar.ts";
+import type { Address, AnchorError, AnchorSubmitter, Hex } from "./anchoring/AnchorSubmitter.ts";
+import type { DaalLedger } from "./anchoring/DaalLedger.ts";
 import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
 import { auditProjectorLayer } from "./audit/AuditProjector.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
-import type { ServiceConfig } from "./config.ts";
+import type { RpcChainConfig, ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
@@ -64,6 +67,100 @@ function projectorLayer(config: ServiceConfig) {
   );
 }
 
+/** Loads an anchoring adapter on demand: viem and the CDP SDK cost nothing when ZT_CHAIN=off. */
+function load<A>(what: string, importer: () => Promise<A>): Effect.Effect<A, StartupError> {
+  return Effect.tryPromise({ try: importer, catch: () => new StartupError(`anchoring: the ${what} adapter cannot load`) });
+}
+
+const submitterStartupError = (error: AnchorError) => new StartupError(`anchoring: ${error.message}`);
+
+/** The AnchorSubmitter of ZT_SUBMITTER on an RPC chain. */
+function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Effect<Layer.Layer<AnchorSubmitter, StartupError>, StartupError> {
+  const contract = chain.daalAddress as Address;
+  const submitter = chain.submitter;
+  switch (submitter.kind) {
+    case "direct":
+      return Effect.map(load("direct", () => import("./anchoring/direct/DirectSubmitter.ts")), ({ DirectSubmitter }) =>
+        DirectSubmitter.layer({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract, privateKey: submitter.privateKey as Hex, timeoutMs }).pipe(Layer.mapError(submitterStartupError)),
+      );
+    case "thirdweb-engine":
+      return Effect.map(load("thirdweb Engine", () => import("./anchoring/thirdweb-engine/ThirdwebEngineSubmitter.ts")), ({ ThirdwebEngineSubmitter }) =>
+        ThirdwebEngineSubmitter.layer({
+          engineUrl: submitter.engineUrl,
+          accessToken: submitter.accessToken,
+          backendWallet: submitter.backendWallet as Address,
+          chainId: chain.chainId,
+          contract,
+          requestTimeoutMs: timeoutMs,
+        }),
+      );
+    case "cdp":
+      return Effect.map(load("CDP", () => import("./anchoring/cdp/CdpSubmitter.ts")), ({ CdpSubmitter }) =>
+        CdpSubmitter.layer({
+          apiKeyId: submitter.apiKeyId,
+          apiKeySecret: submitter.apiKeySecret,
+          walletSecret: submitter.walletSecret,
+          accountName: submitter.accountName,
+          network: submitter.network,
+          contract,
+          rpcUrl: chain.rpcUrl,
+          ...(submitter.basePath === undefined ? {} : { basePath: submitter.basePath }),
+        }).pipe(Layer.mapError(submitterStartupError)),
+      );
+  }
+}
+
+/**
+ * The anchoring sidecar of ZT_CHAIN: none for `off`; for `local`, an anvil of its own
+ * with the direct submitter (a local chain that cannot start only costs anchoring, with
+ * a warning); for an RPC URL, the configured submitter and that RPC for reads.
+ */
+export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSidecar, StartupError, EventStore | AuditTrail | Ids> {
+  const chain = config.chain;
+  if (chain === "off") return AnchoringSidecar.disabled;
+  const tuning = config.anchoring;
+  const options: AnchoringSidecarOptions = {
+    confirmations: tuning.confirmations,
+    pollMs: tuning.pollMs,
+    receiptTimeoutMs: tuning.receiptTimeoutMs,
+    retry: { baseMs: tuning.retryBaseMs, maxMs: tuning.retryMaxMs },
+  };
+  const withAdapters = (submitter: Layer.Layer<AnchorSubmitter, StartupError>, ledger: Layer.Layer<DaalLedger>) =>
+    anchoringSidecarLayer(options).pipe(Layer.provide(Layer.merge(submitter, ledger)));
+
+  if (chain === "local") {
+    return Layer.unwrapScoped(
+      Effect.gen(function* () {
+        const { startLocalChain } = yield* load("local chain", () => import("./anchoring/localChain.ts"));
+        const { DirectSubmitter } = yield* load("direct", () => import("./anchoring/direct/DirectSubmitter.ts"));
+        const { RpcDaalLedger } = yield* load("RPC", () => import("./anchoring/rpc/RpcDaalLedger.ts"));
+        const local = yield* Effect.either(startLocalChain({ dataDir: config.dataDir }));
+        if (local._tag === "Left") {
+          yield* Effect.logWarning("the local chain cannot start; this run does not anchor (decisions and audit are unaffected)").pipe(
+            Effect.annotateLogs({ reason: local.left.reason, detail: local.left.message }),
+          );
+          return AnchoringSidecar.disabled;
+        }
+        const { rpc_url: rpcUrl, chain_id: chainId, daal_address, deployment_block } = local.right;
+        const contract = daal_address as Address;
+        yield* Effect.logInfo("local chain started").pipe(Effect.annotateLogs({ rpc_url: rpcUrl, chain_id: chainId, daal_address, deployment_block }));
+        return withAdapters(
+          DirectSubmitter.layer({ rpcUrl, chainId, contract, privateKey: local.right.submitterKey, timeoutMs: tuning.rpcTimeoutMs }).pipe(Layer.mapError(submitterStartupError)),
+          RpcDaalLedger.layer({ rpcUrl, chainId, contract, timeoutMs: tuning.rpcTimeoutMs }),
+        );
+      }),
+    );
+  }
+
+  return Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const { RpcDaalLedger } = yield* load("RPC", () => import("./anchoring/rpc/RpcDaalLedger.ts"));
+      const submitter = yield* rpcSubmitterLayer(chain, tuning.rpcTimeoutMs);
+      return withAdapters(submitter, RpcDaalLedger.layer({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.daalAddress as Address, timeoutMs: tuning.rpcTimeoutMs }));
+    }),
+  );
+}
+
 export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
   // Built in order: the policy bundle, then keys and tokens, then the store. A bundle that
   // does not load writes nothing, and production refusing to start creates no events.db.
@@ -72,7 +169,7 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   );
   const infrastructure = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
   const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer).pipe(Layer.provideMerge(infrastructure));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config)).pipe(
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config), anchoringLayer(config)).pipe(
     Layer.provideMerge(withTrail),
     Layer.provide(effectLoggerLayer(logs)),
   );
@@ -115,6 +212,8 @@ export interface BuiltApp {
   readonly runtime: ManagedRuntime.ManagedRuntime<AppServices, unknown>;
   readonly identity: DataDirectory;
   readonly policy: PolicyBundle;
+  /** Where anchors go, or null when anchoring is off. */
+  readonly anchoring: AnchoringInfo | null;
 }
 
 /** Builds every service (failing with a clear StartupError on bad policy, keys or store) and the HTTP app. */
@@ -122,22 +221,26 @@ export async function buildApp(config: ServiceConfig, logs: LogSink): Promise<Bu
   const runtime = ManagedRuntime.make(appLayer(config, logs));
   let services;
   try {
-    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics }));
+    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics, anchoring: AnchoringSidecar }));
   } catch (error) {
     await runtime.dispose().catch(() => undefined);
     throw new StartupError(startupMessage(error));
   }
   const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs });
-  return { app, runtime, identity: services.identity, policy: services.policy };
+  return { app, runtime, identity: services.identity, policy: services.policy, anchoring: services.anchoring.info };
 }
 
 /** Builds the app, then listens on the configured address. */
 export async function startServer(config: ServiceConfig, logs: LogSink = makeLogSink(config.logLevel)): Promise<RunningServer> {
   const built = await buildApp(config, logs);
   for (const file of built.identity.generated) logs.write("info", "development bootstrap wrote a credential file", { file });
-  if (config.chain !== "off") {
-    logs.write("warn", "on-chain anchoring is not part of this build yet; decisions and audit run without it", {
-      chain: typeof config.chain === "string" ? config.chain : "rpc",
+  if (built.anchoring !== null) {
+    // The RPC URL is not logged: provider URLs usually embed an API key.
+    logs.write("info", "anchoring checkpoints on-chain", {
+      chain: config.chain === "local" ? "local" : "rpc",
+      chain_id: built.anchoring.chainId,
+      contract: built.anchoring.contract,
+      submitter: built.anchoring.submitter,
     });
   }
   let server;

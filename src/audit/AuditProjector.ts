@@ -15,6 +15,16 @@ import { encodeSignature, makeWebCryptoSigner } from "../kernel/ed25519.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { AuditTrail } from "./AuditTrail.ts";
 import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
+import { ANCHOR_EVENT_TYPES } from "../anchoring/events.ts";
+
+/**
+ * Records that make a checkpoint due. Checkpoints and anchor progress are chained like
+ * every event but never make a seal due by themselves: each anchor would otherwise seal
+ * a new checkpoint needing an anchor, forever. They are covered by the next seal.
+ */
+function triggersSeal(eventType: string): boolean {
+  return eventType !== CHECKPOINT_SEALED && !ANCHOR_EVENT_TYPES.has(eventType);
+}
 
 export interface AuditProjectorOptions {
   readonly signer: AuditSigner;
@@ -55,7 +65,7 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
       const leaseTtlMs = options.leaseTtlMs ?? 15_000;
       let leaseHeld = false;
 
-      /** Seals a checkpoint over every record so far if any record after the last checkpoint is not itself a checkpoint. */
+      /** Seals a checkpoint over every record so far if any record after the last checkpoint makes one due (triggersSeal). */
       const sealIfDue = (force: boolean) =>
         Effect.gen(function* () {
           yield* trail.sync;
@@ -63,10 +73,18 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
           const sealed = trail.checkpoints();
           const lastSize = sealed.at(-1)?.checkpoint.tree_size ?? 0;
           if (tree.size <= lastSize) return;
-          const unsealed = yield* log.read({ afterSeq: lastSize, limit: Math.min(10_000, options.checkpointRecords * 2 + 1) });
-          const substantive = unsealed.filter((record) => record.event_type !== CHECKPOINT_SEALED).length;
-          if (substantive === 0) return;
-          if (!force && substantive < options.checkpointRecords) return;
+          // Counted page by page: records that do not trigger a seal (anchor retries while a
+          // chain is down) may pile up ahead of the ones that do.
+          const needed = force ? 1 : options.checkpointRecords;
+          let substantive = 0;
+          for (let after = lastSize; substantive < needed && after < tree.size; ) {
+            const page = yield* log.read({ afterSeq: after, limit: 1000 });
+            const last = page.at(-1);
+            if (last === undefined) break;
+            substantive += page.filter((record) => triggersSeal(record.event_type)).length;
+            after = last.seq;
+          }
+          if (substantive < needed) return;
           const now = yield* Clock.currentTimeMillis;
           const root = tree.root(tree.size);
           if (root === undefined) return;

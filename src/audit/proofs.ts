@@ -11,6 +11,19 @@ import { ACTION_DECIDED, decisionStream } from "../decisions/events.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { AuditTrail, recordLeaf } from "./AuditTrail.ts";
 
+/** The on-chain anchor of a batch (contract section 5), as the anchoring sidecar reports it. */
+export interface BatchAnchor {
+  readonly chain_id: number;
+  readonly contract: string;
+  readonly tx_hash: string | null;
+  readonly status: string;
+}
+
+/** Looks up a batch's anchor; null when anchoring is off. */
+export type AnchorLookup = (batchId: string) => Effect.Effect<BatchAnchor | null>;
+
+const NO_ANCHORING: AnchorLookup = () => Effect.succeed(null);
+
 export interface InclusionProof {
   readonly decision_id: string;
   readonly record_seq: number;
@@ -23,7 +36,7 @@ export interface InclusionProof {
   readonly batch_id: string;
   /** The checkpoint's C2SP signed note (origin, tree size, base64 root, audit key signature). */
   readonly checkpoint: string;
-  readonly anchor: { readonly chain_id: number; readonly contract: string; readonly tx_hash: string | null; readonly status: string } | null;
+  readonly anchor: BatchAnchor | null;
 }
 
 export type ProofProblem =
@@ -32,9 +45,10 @@ export type ProofProblem =
   | { readonly kind: "not_yet_sealed"; readonly message: string; readonly actor: string }
   | { readonly kind: "bad_range"; readonly message: string };
 
-/** The decision's actor (for access checks) and its inclusion proof, or why there is none yet. */
+/** The decision's actor (for access checks) and its inclusion proof with its batch's anchor, or why there is none yet. */
 export function inclusionProofFor(
   decisionId: string,
+  anchorOf: AnchorLookup = NO_ANCHORING,
 ): Effect.Effect<Either.Either<{ actor: string; proof: InclusionProof }, ProofProblem>, EventStoreError | AuditLogError, EventStore | AuditLog | AuditTrail> {
   return Effect.gen(function* () {
     const store = yield* EventStore;
@@ -53,6 +67,7 @@ export function inclusionProofFor(
     }
     const { checkpoint } = latest;
     const path = trail.tree().inclusionProof(record.seq - 1, checkpoint.tree_size) ?? [];
+    const anchor = yield* anchorOf(checkpoint.batch_id);
     return Either.right({
       actor,
       proof: {
@@ -66,7 +81,7 @@ export function inclusionProofFor(
         root: checkpoint.root,
         batch_id: checkpoint.batch_id,
         checkpoint: checkpoint.note,
-        anchor: null,
+        anchor,
       },
     });
   });

@@ -4,6 +4,7 @@
  */
 import { Effect, Either } from "effect";
 import { Hono } from "hono";
+import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import { DECISION_ID } from "../decisions/events.ts";
 import { bytesToHex } from "../kernel/hashing.ts";
 import { requireOperator, type AppEnv } from "../http/auth.ts";
@@ -62,17 +63,26 @@ export function auditRoutes(run: RunEffect) {
   });
 
   app.get("/audit/batches", requireOperator, async (c) => {
-    const result = await run(Effect.flatMap(AuditTrail, (trail) => Effect.as(trail.sync, trail.checkpoints())).pipe(Effect.either));
+    const result = await run(
+      Effect.gen(function* () {
+        const trail = yield* AuditTrail;
+        const anchoring = yield* AnchoringSidecar;
+        yield* trail.sync;
+        const sealed = [...trail.checkpoints()];
+        const anchors = yield* Effect.forEach(sealed, ({ checkpoint }) => anchoring.statusOf(checkpoint.batch_id));
+        return sealed.map((batch, index) => ({ ...batch, anchor: anchors[index] ?? null }));
+      }).pipe(Effect.either),
+    );
     if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
     return c.json({
-      batches: result.right.map(({ checkpoint, position }) => ({
+      batches: result.right.map(({ checkpoint, position, anchor }) => ({
         batch_id: checkpoint.batch_id,
         tree_size: checkpoint.tree_size,
         root: checkpoint.root,
         sealed_at: checkpoint.sealed_at,
         checkpoint: checkpoint.note,
         position,
-        anchor: null,
+        anchor,
       })),
     });
   });
@@ -91,7 +101,7 @@ export function auditRoutes(run: RunEffect) {
     const principal = c.get("principal");
     const notFound = () => c.json({ error: "not_found", message: `no decision ${id} visible to this token` }, 404);
     if (!DECISION_ID.test(id)) return notFound();
-    const result = await run(inclusionProofFor(id).pipe(Effect.either));
+    const result = await run(Effect.flatMap(AnchoringSidecar, (anchoring) => inclusionProofFor(id, anchoring.statusOf)).pipe(Effect.either));
     if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
     const proof = result.right;
     // Another agent's decision is not found, sealed or not: a 409 would tell it the decision exists.

@@ -19,8 +19,9 @@ import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
 import { auditLogLayer, storeLayer } from "../server.ts";
 import { parse, text, UsageError } from "./args.ts";
 
+/** The store and data directory of the configuration; audit commands never touch a chain, so its settings are not required. */
 function configFor(store: string | undefined): ServiceConfig {
-  return loadConfig(store === undefined ? process.env : { ...process.env, ZT_STORE: store });
+  return loadConfig({ ...process.env, ZT_CHAIN: "off", ...(store === undefined ? {} : { ZT_STORE: store }) });
 }
 
 /** Audit public keys from a key file, or from a `GET /keys` document (entries with use "audit"). */
@@ -156,7 +157,7 @@ async function checkProof(args: string[]): Promise<number> {
     }
     const inclusion = verifyInclusion(p.leaf_index, p.tree_size, bytes(p.leaf_hash), p.audit_path.map(bytes), bytes(p.root));
     checks.push({ name: "inclusion", ok: inclusion.ok, ...(inclusion.ok ? {} : { detail: inclusion.reason }) });
-    const keysPath = text(values, "keys") ?? defaultKeysPath(loadConfig());
+    const keysPath = text(values, "keys") ?? defaultKeysPath(configFor(undefined));
     if (p.checkpoint !== undefined && (text(values, "keys") !== undefined || existsSync(keysPath))) {
       const keys = readAuditKeys(resolve(keysPath));
       const origin = p.checkpoint.split("\n", 1)[0] ?? "";

@@ -2,6 +2,7 @@
  * The services the HTTP routes need, and how a route runs an Effect against them.
  */
 import type { Effect } from "effect";
+import type { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import type { AuditLog } from "../audit/AuditLog.ts";
 import type { AuditProjector } from "../audit/AuditProjector.ts";
 import type { AuditTrail } from "../audit/AuditTrail.ts";
@@ -23,7 +24,8 @@ export type AppServices =
   | Metrics
   | AuditLog
   | AuditTrail
-  | AuditProjector;
+  | AuditProjector
+  | AnchoringSidecar;
 
 /** Runs an Effect on the application runtime (a ManagedRuntime's runPromise). */
 export type RunEffect = <A, E>(effect: Effect.Effect<A, E, AppServices>) => Promise<A>;
