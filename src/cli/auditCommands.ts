@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
+import { checkAnchoredCheckpoint, confirmedAnchorTx, ledgerAt, type AnchorCheck } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
 import { verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
@@ -80,9 +81,10 @@ function printReport(report: VerifyReport, json: boolean): void {
 
 async function verify(args: string[]): Promise<number> {
   const { values } = parse(args, { store: { type: "string" }, keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" }, contract: { type: "string" } });
-  if (text(values, "rpc") !== undefined || text(values, "contract") !== undefined) {
-    throw new UsageError("--rpc/--contract (on-chain anchor checks) need the anchoring release; run without them");
-  }
+  const rpcUrl = text(values, "rpc");
+  const contract = text(values, "contract");
+  if ((rpcUrl === undefined) !== (contract === undefined)) throw new UsageError("--rpc and --contract go together");
+  if (contract !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new UsageError("--contract must be a 0x address");
   const config = configFor(text(values, "store"));
   const keysPath = resolve(text(values, "keys") ?? defaultKeysPath(config));
   const auditKeys = readAuditKeys(keysPath);
@@ -93,11 +95,44 @@ async function verify(args: string[]): Promise<number> {
       console.error(`zt audit verify: cannot read the store: ${report.left.message}`);
       return 2;
     }
-    printReport(report.right, values["json"] === true);
-    return report.right.ok ? 0 : 1;
+    const anchors = report.right.ok && rpcUrl !== undefined && contract !== undefined ? await runtime.runPromise(checkConfirmedAnchors(rpcUrl, contract)) : undefined;
+    const anchorsOk = anchors === undefined || (typeof anchors !== "string" && anchors.every((a) => a.ok || a.detail.startsWith(NOT_CONFIRMED)));
+    if (values["json"] === true) {
+      console.log(JSON.stringify({ ...report.right, ok: report.right.ok && anchorsOk, ...(anchors === undefined ? {} : { anchors }) }, null, 2));
+    } else {
+      printReport(report.right, false);
+      if (typeof anchors === "string") console.log(`zt audit verify: on-chain check FAILED: ${anchors}`);
+      else if (anchors !== undefined) {
+        console.log(`zt audit verify: on-chain anchors ${anchorsOk ? "OK" : "FAILED"} (${anchors.filter((a) => a.ok).length} of ${anchors.length} checkpoints anchored and proven)`);
+        for (const a of anchors) if (!a.ok) console.log(`  ${a.detail.startsWith(NOT_CONFIRMED) ? "    " : "FAIL"} ${a.batch_id}: ${a.detail}`);
+      }
+    }
+    return report.right.ok && anchorsOk ? 0 : 1;
   } finally {
     await runtime.dispose();
   }
+}
+
+const NOT_CONFIRMED = "not confirmed in the store yet";
+
+/**
+ * Every sealed checkpoint against the DAAL: one the store records as confirmed must be
+ * anchored with its tree size and proven by its receipt; one that is not confirmed yet
+ * is reported, not failed. A string when the chain cannot be read.
+ */
+function checkConfirmedAnchors(rpcUrl: string, contract: string) {
+  return Effect.gen(function* () {
+    const trail = yield* AuditTrail;
+    yield* trail.sync;
+    const ledger = yield* ledgerAt(rpcUrl, contract);
+    const results: AnchorCheck[] = [];
+    for (const { checkpoint } of trail.checkpoints()) {
+      const txHash = yield* confirmedAnchorTx(checkpoint.batch_id);
+      const check = yield* checkAnchoredCheckpoint(ledger, checkpoint, txHash);
+      results.push(txHash === undefined && !check.ok ? { ...check, detail: `${NOT_CONFIRMED} (${check.detail})` } : check);
+    }
+    return results;
+  }).pipe(Effect.catchAll((error) => Effect.succeed(typeof error === "string" ? error : `cannot read the chain or the store (${"reason" in error ? error.reason : "error"})`)));
 }
 
 async function proof(args: string[]): Promise<number> {
@@ -134,8 +169,8 @@ const ProofFile = Schema.Struct({
 });
 
 async function checkProof(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" } }, 1);
-  if (text(values, "rpc") !== undefined) throw new UsageError("--rpc (checking the anchor on-chain) needs the anchoring release");
+  const { values, positionals } = parse(args, { keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" }, contract: { type: "string" } }, 1);
+  const rpcUrl = text(values, "rpc");
   const file = positionals[0];
   if (file === undefined) throw new UsageError("zt audit check-proof needs a proof file");
   let raw: unknown;
@@ -166,6 +201,19 @@ async function checkProof(args: string[]): Promise<number> {
       checks.push({ name: "checkpoint_signature", ok: matches, ...(matches ? {} : { detail: "the checkpoint note is not signed by a given audit key for this tree size and root" }) });
     } else {
       checks.push({ name: "checkpoint_signature", ok: true, detail: "skipped: no audit key given (--keys)" });
+    }
+    if (rpcUrl !== undefined) {
+      const anchor = (raw as { anchor?: { contract?: unknown; tx_hash?: unknown } | null }).anchor;
+      const contract = text(values, "contract") ?? (typeof anchor?.contract === "string" ? anchor.contract : undefined);
+      if (contract === undefined || !/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new UsageError("--rpc needs the DAAL address: --contract, or an anchor.contract in the proof");
+      const txHash = typeof anchor?.tx_hash === "string" ? anchor.tx_hash : undefined;
+      const onChain = await Effect.runPromise(
+        ledgerAt(rpcUrl, contract).pipe(
+          Effect.flatMap((ledger) => checkAnchoredCheckpoint(ledger, { batch_id: null, root: p.root, tree_size: p.tree_size }, txHash)),
+          Effect.catchAll((error) => Effect.succeed({ ok: false, detail: typeof error === "string" ? error : `cannot read the chain (${error.reason})` })),
+        ),
+      );
+      checks.push({ name: "anchored_on_chain", ok: onChain.ok, detail: onChain.detail });
     }
   }
   const ok = checks.every((c) => c.ok);

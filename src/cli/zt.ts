@@ -25,12 +25,15 @@ commands:
   permit issue --key FILE --subject S --scope A [--max-notional-usd N] [--max-slippage-bps N]
         [--protocols a,b] [--ttl SECONDS] [--policy-dir DIR]
         sign a permit offline with a permit-issuer key file and print it as JSON
-  audit verify [--store URL] [--keys FILE] [--json]
+  anchor deploy
+        deploy DAAL through thirdweb (settings: ZT_DEPLOY_CHAIN, ZT_DEPLOY_RPC_URL, ZT_DEPLOY_PRIVATE_KEY,
+        ZT_DEPLOY_SUBMITTER, ZT_DEPLOYMENTS_DIR, THIRDWEB_SECRET_KEY) and record it under deployments/
+  audit verify [--store URL] [--keys FILE] [--rpc URL --contract ADDR] [--json]
         replay every event: event hashes, the record chain and signatures, checkpoint roots
         and consistency, receipt hashes; exit 0 only if all hold, else name the first bad position
   audit proof DECISION_ID [--store URL]
         print the inclusion proof of a decision against the latest sealed checkpoint
-  audit check-proof FILE [--keys FILE] [--json]
+  audit check-proof FILE [--keys FILE] [--rpc URL [--contract ADDR]] [--json]
         verify an inclusion proof offline (RFC 9162), and its checkpoint's signature
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
@@ -118,6 +121,11 @@ export async function runCli(argv: string[]): Promise<number> {
     if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof")) {
       const { runAuditCommand } = await import("./auditCommands.ts");
       return await runAuditCommand(sub, rest);
+    }
+    if (command === "anchor" && sub === "deploy") {
+      if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");
+      const { runDeployCommand } = await import("../anchoring/deployCommand.ts");
+      return await runDeployCommand(process.env);
     }
     if (command === "keys" && sub === "generate") keysGenerate(rest);
     else if (command === "permit" && sub === "issue") await permitIssue(rest);

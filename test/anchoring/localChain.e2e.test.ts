@@ -7,7 +7,7 @@
  * the same data directory reloads the chain and anchors only what is new.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Effect } from "effect";
@@ -17,6 +17,8 @@ import { ANCHOR_CONFIRMED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anch
 import { verifyAnchorReceipt } from "../../src/anchoring/verifyAnchorReceipt.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
+import { ANVIL_DEPLOYER_KEY, deployDaalWithKey } from "../../src/anchoring/localChain.ts";
+import { runZt } from "../support/spawnServer.ts";
 import { anchoredLogs, readerFor, SUBMITTER_ADDRESS, transactionsTo, waitFor } from "./anchoringFixtures.ts";
 
 const ENV = { ZT_CHAIN: "local", ZT_CHECKPOINT_RECORDS: "4", ZT_CHECKPOINT_MS: "86400000", ZT_ANCHOR_POLL_MS: "50", ZT_ANCHOR_RETRY_BASE_MS: "50", ZT_ANCHOR_RETRY_MAX_MS: "500" };
@@ -116,6 +118,47 @@ describe("ZT_CHAIN=local: anchoring on the service's own anvil", () => {
     assert.equal(proof.json.batch_id, batch?.batch_id);
     assert.deepEqual(proof.json.anchor, batch?.anchor);
     assert.equal(proof.json.anchor.status, "confirmed");
+  });
+
+  test("zt audit check-proof --rpc proves the decision's proof against the chain; a root the DAAL never saw fails", async () => {
+    const proof = await h.request("GET", `/audit/proofs/${decisionId}`, { token: h.tokens.desk7 });
+    assert.equal(proof.status, 200, proof.text);
+    const dir = tempDir("zt-proof-");
+    const file = join(dir, "proof.json");
+    writeFileSync(file, JSON.stringify(proof.json));
+    const keys = join(dataDir, "keys", "audit.pub.json");
+    const ok = await runZt(["audit", "check-proof", file, "--keys", keys, "--rpc", chain.rpc_url, "--json"]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const report = JSON.parse(ok.stdout);
+    assert.deepEqual(report.checks.find((c: { name: string }) => c.name === "anchored_on_chain")?.ok, true);
+
+    // A well-formed proof of another tree (one leaf: root = leaf) the chain never anchored.
+    const forged = { ...proof.json, leaf_index: 0, tree_size: 1, audit_path: [], root: proof.json.leaf_hash, checkpoint: undefined, anchor: { ...proof.json.anchor, tx_hash: null } };
+    writeFileSync(file, JSON.stringify(forged));
+    const refused = await runZt(["audit", "check-proof", file, "--rpc", chain.rpc_url, "--contract", chain.daal_address, "--json"]);
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    const failed = JSON.parse(refused.stdout).checks.find((c: { name: string }) => c.name === "anchored_on_chain");
+    assert.equal(failed.ok, false);
+    assert.match(failed.detail, /not anchored/);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("zt audit verify --rpc --contract checks every confirmed anchor on-chain", async () => {
+    const store = `sqlite:${join(dataDir, "events.db")}`;
+    const keys = join(dataDir, "keys", "audit.pub.json");
+    const run = await runZt(["audit", "verify", "--store", store, "--keys", keys, "--rpc", chain.rpc_url, "--contract", chain.daal_address, "--json"]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.equal(report.ok, true);
+    const confirmed = (await batches(h)).filter((b) => b.anchor?.status === "confirmed");
+    assert.ok(confirmed.length >= 1);
+    for (const b of confirmed) assert.equal(report.anchors.find((a: { batch_id: string }) => a.batch_id === b.batch_id)?.ok, true, b.batch_id);
+
+    // Another DAAL (a fresh deployment) anchored none of them: every confirmed anchor fails there.
+    const other = (await deployDaalWithKey({ rpcUrl: chain.rpc_url, chainId: 31337, ownerKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
+    const elsewhere = await runZt(["audit", "verify", "--store", store, "--keys", keys, "--rpc", chain.rpc_url, "--contract", other, "--json"]);
+    assert.equal(elsewhere.code, 1, elsewhere.stdout + elsewhere.stderr);
+    assert.equal(JSON.parse(elsewhere.stdout).ok, false);
   });
 
   test("calldata: every anchoring transaction carries only a root and a tree size, nothing of the decisions", async () => {
