@@ -6,7 +6,9 @@
  * Settings: ZT_URL (default http://127.0.0.1:8787) and ZT_DATA_DIR (default ./data, for
  * the development credentials and the issuer key used to sign a few permits offline).
  */
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { randomSeed, readSigningKey, signingKeyFromSeed, type SigningKey } from "../src/identity/KeyFile.ts";
 import { uuidV4 } from "../src/kernel/ids.ts";
@@ -152,6 +154,19 @@ await call("PUT", "/market/snapshot", operator, { as_of: new Date().toISOString(
 const recorded = await call("GET", `/decisions/${allowed?.decision_id}`, desk7);
 console.log(`\n${bold("The allowed swap, read back from the event store:")} GET /decisions/${allowed?.decision_id}`);
 console.log(`  ${recorded.json?.status} at ${recorded.json?.decided_at}, recorded at global position ${recorded.json?.audit?.position}, receipt ${recorded.json?.receipt_hash}`);
+
+console.log(`\n${bold("The audit trail:")} every event above is a signed, hash-chained record; checkpoints seal Merkle roots.`);
+await new Promise((resolve) => setTimeout(resolve, 1500));
+const batches = await call("GET", "/audit/batches", operator);
+const lastBatch = batches.json?.batches?.at(-1);
+if (lastBatch) {
+  const anchor = lastBatch.anchor ? `anchor ${lastBatch.anchor.status}${lastBatch.anchor.tx_hash ? ` in ${lastBatch.anchor.tx_hash}` : ""} on chain ${lastBatch.anchor.chain_id}` : "anchoring off";
+  console.log(`  latest checkpoint ${lastBatch.batch_id}: ${lastBatch.tree_size} records, root ${lastBatch.root} (${anchor})`);
+}
+console.log(`\n${bold("An auditor replays the store independently:")} zt audit verify --store sqlite:${join(dataDir, "events.db")}`);
+const verified = spawnSync(process.execPath, [fileURLToPath(new URL("../src/cli/zt.ts", import.meta.url)), "audit", "verify", "--store", `sqlite:${join(dataDir, "events.db")}`, "--keys", join(dataDir, "keys", "audit.pub.json")], { encoding: "utf8" });
+console.log(`  ${(verified.stdout || verified.stderr).trim().split("\n").join("\n  ")}`);
+outcomes.push({ step: "zt audit verify", expected: "exit 0", got: `exit ${verified.status}`, ok: verified.status === 0 });
 
 const failures = outcomes.filter((o) => !o.ok);
 console.log(`\n${bold("Summary")}: ${outcomes.length} steps, ${outcomes.length - failures.length} as expected${failures.length ? red(`, ${failures.length} not`) : ""}.`);
