@@ -16,6 +16,8 @@ import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { RpcChainConfig, ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
+import { BwrapBroker } from "./execution/bwrap/BwrapBroker.ts";
+import { ExecutionService } from "./execution/ExecutionService.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
 import type { DataDirectory } from "./identity/DataDirectory.ts";
 import { Identity } from "./identity/Identity.ts";
@@ -169,8 +171,10 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   );
   const infrastructure = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
   const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer).pipe(Layer.provideMerge(infrastructure));
+  // The only broker of this build; docker and nono answer `unavailable` until their adapters land.
+  const withExecution = ExecutionService.layer.pipe(Layer.provide(BwrapBroker.layer()), Layer.provideMerge(withTrail));
   return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config), anchoringLayer(config)).pipe(
-    Layer.provideMerge(withTrail),
+    Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );
 }

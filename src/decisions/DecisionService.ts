@@ -2,7 +2,7 @@
  * The protected decision path of `POST /actions` as an Effect pipeline:
  * parse -> gather facts (permit signature, nonce state, market snapshot, clock) ->
  * decide (pure) -> consume the nonce atomically -> record `ActionDecided.v1` durably ->
- * answer. Fail closed: when the store cannot record, the answer is
+ * run an allowed `execute` block through its broker (ExecutionService) -> answer. Fail closed: when the store cannot record, the answer is
  * `503 audit_unavailable` and nothing may run; no other failure escapes.
  */
 import { Clock, Context, Effect, Layer, Schema } from "effect";
@@ -17,6 +17,7 @@ import { MarketSnapshots } from "../market/MarketSnapshots.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { NONCE_CONSUMED, NonceConsumed, nonceStream, unsignedPart, type Permit } from "../permits/Permit.ts";
 import type { PermitFacts } from "../permits/verifyPermit.ts";
+import { ExecutionService, type ExecutionView } from "../execution/ExecutionService.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import type { InvariantCheck } from "./Check.ts";
@@ -39,7 +40,7 @@ export interface DecisionAnswer {
 }
 
 /** The public view of a recorded decision (the `POST /actions` response shape). */
-export function decisionView(record: ActionDecided): Record<string, unknown> {
+export function decisionView(record: ActionDecided, execution: ExecutionView | null = null): Record<string, unknown> {
   return {
     decision_id: record.decision_id,
     status: record.status,
@@ -53,7 +54,7 @@ export function decisionView(record: ActionDecided): Record<string, unknown> {
     receipt_hash: record.receipt_hash,
     notional_usd: record.notional_usd,
     decided_at: record.decided_at,
-    execution: null,
+    execution,
   };
 }
 
@@ -86,6 +87,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
       const markets = yield* MarketSnapshots;
       const ids = yield* Ids;
       const metrics = yield* Metrics;
+      const executions = yield* ExecutionService;
       const verifySignature = makeWebCryptoVerifier();
 
       const timedAppend = (...args: Parameters<typeof store.append>) =>
@@ -145,7 +147,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           const eventId = yield* ids.uuid;
           const data = Schema.encodeSync(ActionDecided)(decision) as unknown as JsonObject;
           const appended = yield* timedAppend(decisionStream(decision.decision_id), [{ id: eventId, type: ACTION_DECIDED, data }], "no_stream");
-          return appended.position;
+          return appended;
         });
 
       const decideAction = (principal: Principal, body: ActionBody): Effect.Effect<DecisionAnswer> =>
@@ -235,7 +237,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             };
           }
 
-          const position = yield* record(decision);
+          const { position, revision } = yield* record(decision);
           metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
           metrics.decisionLatency.observe((performance.now() - started) / 1000);
           yield* Effect.logInfo("decision recorded").pipe(
@@ -248,7 +250,10 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
               position,
             }),
           );
-          const view = decisionView(decision);
+          // Only now, with the decision durable, may anything run.
+          const execute = decision.status === "allowed" && parsed.ok ? parsed.request.execute : undefined;
+          const execution = execute === undefined ? null : yield* executions.execute(decisionId, revision, execute);
+          const view = decisionView(decision, execution);
           const answer: DecisionAnswer = {
             httpStatus: decision.http_status as DecisionAnswer["httpStatus"],
             body: problems.length > 0 ? { ...view, errors: problems.map(({ path, message }) => ({ path, message })) } : view,

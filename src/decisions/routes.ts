@@ -4,6 +4,7 @@
 import { Effect, Schema } from "effect";
 import { Hono } from "hono";
 import { EventStore } from "../events/EventStore.ts";
+import { recordedExecution } from "../execution/recordedExecution.ts";
 import type { AppEnv } from "../http/auth.ts";
 import type { RunEffect } from "../http/AppRuntime.ts";
 import { readCappedBody } from "../http/readBody.ts";
@@ -36,6 +37,8 @@ export function decisionRoutes(run: RunEffect) {
     if (principal.role === "agent" && principal.actor !== decision.actor) return notFound();
     return c.json({
       ...decisionView(decision),
+      // Hashes only: the output went to the caller of POST /actions and is kept nowhere.
+      execution: recordedExecution(events.right),
       actor: decision.actor,
       action: decision.request?.action ?? null,
       resource: decision.request?.resource ?? null,

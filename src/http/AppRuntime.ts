@@ -8,6 +8,7 @@ import type { AuditProjector } from "../audit/AuditProjector.ts";
 import type { AuditTrail } from "../audit/AuditTrail.ts";
 import type { DecisionService } from "../decisions/DecisionService.ts";
 import type { EventStore } from "../events/EventStore.ts";
+import type { ExecutionService } from "../execution/ExecutionService.ts";
 import type { Identity } from "../identity/Identity.ts";
 import type { MarketSnapshots } from "../market/MarketSnapshots.ts";
 import type { PermitService } from "../permits/PermitService.ts";
@@ -16,6 +17,7 @@ import type { Metrics } from "../platform/Metrics.ts";
 
 export type AppServices =
   | DecisionService
+  | ExecutionService
   | PermitService
   | MarketSnapshots
   | EventStore

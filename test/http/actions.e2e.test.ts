@@ -175,14 +175,17 @@ describe("POST /actions: allowed paths", () => {
     assert.equal(reply.json.notional_usd, null);
   });
 
-  test("shell.exec by ops-1 through docker with the allowed image is allowed; execution is null in this build", async () => {
+  test("shell.exec by ops-1 through docker with the allowed image is allowed; docker is not configured, so the execution fails", async () => {
     const reply = await post(h, h.tokens.ops1, shellRequest({ broker: "docker", image: "zt-busybox:local" }));
     assertAllowed(reply);
     assert.deepEqual(
       reply.json.invariant_checks.map((check: { name: string }) => check.name),
       ["actor_binding", "cedar_policy", "broker_allowed", "image_allowed"],
     );
-    assert.equal(reply.json.execution, null);
+    assert.equal(reply.status, 200);
+    assert.equal(reply.json.execution.status, "failed");
+    assert.equal(reply.json.execution.error.reason, "unavailable");
+    assert.match(reply.json.execution.error.message, /not configured in this build/);
   });
 
   test("shell.exec by ops-1 through bwrap is allowed (no image check)", async () => {

@@ -80,7 +80,7 @@ export function assertDecisionShape(body: Record<string, any>): void {
   assert.match(String(body["receipt_hash"]), HEX64);
   assert.ok(body["intent_hash"] === null || HEX64.test(body["intent_hash"]), "intent_hash is null or 64 hex");
   assert.ok(!Number.isNaN(Date.parse(body["decided_at"])), "decided_at is a timestamp");
-  assert.equal(body["execution"], null);
+  assertExecutionShape(body);
   assert.equal(body["receipt_hash"], receiptHashOf(body), "receipt_hash recomputes from the response fields");
 }
 
@@ -109,4 +109,15 @@ export function assertAllowed(reply: Reply): void {
   assert.equal(reply.json?.reason, null);
   assertDecisionShape(reply.json);
   assert.ok(reply.json.invariant_checks.every((check: { ok: boolean }) => check.ok), reply.text);
+}
+
+/** `execution` is null, or the contract's object (only an allowed decision with `execute` carries one). */
+export function assertExecutionShape(body: Record<string, any>): void {
+  const execution = body["execution"];
+  if (execution === null) return;
+  assert.equal(body["status"], "allowed", "only an allowed decision executes");
+  const keys = ["broker", "status", "exit_code", "stdout", "stderr", "stdout_sha256", "stderr_sha256", "truncated", "duration_ms"];
+  assert.deepEqual(Object.keys(execution).filter((key) => key !== "error").sort(), [...keys].sort());
+  assert.ok(["completed", "failed", "timeout"].includes(execution.status), `execution status ${String(execution.status)}`);
+  if (execution.status === "failed") assert.equal(typeof execution.error?.reason, "string");
 }
