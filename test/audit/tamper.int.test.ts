@@ -55,6 +55,12 @@ async function buildStore(): Promise<Fixture> {
         reply = await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ intent: { protocol: "jupiter", asset: "SOL", amount: `${i}.5`, slippage_bps: 30 } }) });
         assert.equal(reply.status, 403, reply.text);
       }
+      if (i % 10 === 9) {
+        // The projector may take many events in one batch: wait for this tenth's checkpoint,
+        // so the fixture always holds several.
+        const wanted = (i + 1) / 10;
+        await waitFor(`checkpoint ${wanted}`, async () => ((await h.request("GET", "/audit/batches", { token: h.tokens.operator })).json.batches.length >= wanted ? true : undefined));
+      }
     }
     // Settled: every event projected and the last checkpoint covers every record but its own.
     await waitFor("the projection to settle under a checkpoint", async () => {
