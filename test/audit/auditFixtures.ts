@@ -12,7 +12,7 @@ import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { AuditLog, type AuditLogShape } from "../../src/audit/AuditLog.ts";
 import { AuditProjector, auditProjectorLayer } from "../../src/audit/AuditProjector.ts";
-import type { AuditSigner } from "../../src/audit/AuditRecord.ts";
+import type { AuditRecord, AuditSigner } from "../../src/audit/AuditRecord.ts";
 import { AuditTrail } from "../../src/audit/AuditTrail.ts";
 import { SqliteAuditLog } from "../../src/audit/sqlite/SqliteAuditLog.ts";
 import { EventStore, type JsonObject, type NewEvent } from "../../src/events/EventStore.ts";
@@ -76,17 +76,8 @@ export function sql<Row = Record<string, unknown>>(path: string, statement: stri
   }
 }
 
-export interface RecordRow {
-  readonly seq: number;
-  readonly position: number;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly event_hash: string;
-  readonly prev_hash: string;
-  readonly hash: string;
-  readonly key_id: string;
-  readonly signature: string;
-}
+/** An `audit_records` row as read straight from the file: the columns are the record's fields. */
+export type RecordRow = AuditRecord;
 
 export interface EventRow {
   readonly position: number;
