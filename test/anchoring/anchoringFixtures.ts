@@ -11,7 +11,7 @@ import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, deployDaalWith
 import type { Address } from "../../src/anchoring/AnchorSubmitter.ts";
 import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
 
-export { waitFor, sleep } from "../audit/auditFixtures.ts";
+export { waitFor, sleep } from "../support/waitFor.ts";
 
 const anvils = new Set<AnvilProcess>();
 

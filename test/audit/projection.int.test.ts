@@ -34,13 +34,12 @@ import {
   recordCount,
   recordRows,
   signerOf,
-  sleep,
   spawnProjector,
   sql,
   verifyJson,
-  waitFor,
   writeKeysDocument,
 } from "./auditFixtures.ts";
+import { sleep, waitFor } from "../support/waitFor.ts";
 
 const root = tempDir("zt-projection-");
 after(async () => {

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
 import { killAllChildren, runZt } from "../support/spawnServer.ts";
-import { waitFor } from "./auditFixtures.ts";
+import { waitFor } from "../support/waitFor.ts";
 
 // --- RFC 9162, from the text ----------------------------------------------------------------
 

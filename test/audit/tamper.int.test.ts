@@ -19,7 +19,8 @@ import { randomSeed, readSigningKey, signingKeyFromSeed, writeKeyPair } from "..
 import { hexToBytes } from "../../src/kernel/hashing.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
 import { killAllChildren, runZt } from "../support/spawnServer.ts";
-import { copyStore, eventRows, freshAuditKey, recordRows, signerOf, verifyJson, verifyText, waitFor, type EventRow, type RecordRow } from "./auditFixtures.ts";
+import { copyStore, eventRows, freshAuditKey, recordRows, signerOf, verifyJson, verifyText, type EventRow, type RecordRow } from "./auditFixtures.ts";
+import { waitFor } from "../support/waitFor.ts";
 
 const root = tempDir("zt-tamper-");
 after(async () => {

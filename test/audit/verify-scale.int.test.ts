@@ -13,7 +13,8 @@ import { after, test } from "node:test";
 import { CHECKPOINT_SEALED } from "../../src/audit/Checkpoint.ts";
 import { tempDir } from "../support/harness.ts";
 import { killAllChildren } from "../support/spawnServer.ts";
-import { appendSampleEvents, eventCount, killProjectors, recordCount, spawnProjector, sql, verifyJson, waitFor } from "./auditFixtures.ts";
+import { appendSampleEvents, eventCount, killProjectors, recordCount, spawnProjector, sql, verifyJson } from "./auditFixtures.ts";
+import { waitFor } from "../support/waitFor.ts";
 
 const EVENTS = 100_000;
 const PROJECTION_BOUND_MS = 400_000;

@@ -10,7 +10,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, w
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import canonicalize from "canonicalize";
-import { EXAMPLE_POLICY_DIR, makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
+import { examplePolicyWith, makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
 import { killAllChildren, runZt, type Completed } from "../support/spawnServer.ts";
 
 const root = tempDir("zt-cli-");
@@ -210,11 +210,10 @@ describe("zt permit issue", () => {
   });
 
   test("--policy-dir names the bundle whose policy_id and limits apply", async () => {
-    const bundle = join(root, "bundle");
-    mkdirSync(bundle);
-    for (const name of readdirSync(EXAMPLE_POLICY_DIR)) copyFileSync(join(EXAMPLE_POLICY_DIR, name), join(bundle, name));
-    const manifest = readJson(join(bundle, "policy.json"));
-    writeFileSync(join(bundle, "policy.json"), JSON.stringify({ ...manifest, policy_id: "policy_cli_test", permits: { ...manifest.permits, max_ttl_seconds: 30 } }));
+    const bundle = examplePolicyWith((manifest) => {
+      manifest.policy_id = "policy_cli_test";
+      manifest.permits.max_ttl_seconds = 30;
+    }, join(root, "bundle"));
     const key = join(keysDir, "issuer.key.json");
     const ok = await zt("permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "swap.execute", "--ttl", "30", "--policy-dir", bundle);
     assert.equal(ok.code, 0, ok.stderr);

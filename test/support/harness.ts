@@ -4,7 +4,7 @@
  * through `app.request()` with no socket. Logs are captured so tests can assert that no
  * secret reaches them.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,6 +65,15 @@ export function readDevCredentials(dataDir: string): DevCredentials {
 
 export function tempDir(prefix = "zt-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** A copy of the example policy bundle (in `dir`, else a new temporary directory the caller removes) whose manifest `edit` changed in place. */
+export function examplePolicyWith(edit: (manifest: any) => void, dir = tempDir("zt-policy-")): string {
+  cpSync(EXAMPLE_POLICY_DIR, dir, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, "policy.json"), "utf8"));
+  edit(manifest);
+  writeFileSync(join(dir, "policy.json"), JSON.stringify(manifest, null, 2));
+  return dir;
 }
 
 export async function makeHarness(options: { dataDir?: string; policyDir?: string; env?: Record<string, string> } = {}): Promise<Harness> {
