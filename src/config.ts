@@ -3,6 +3,7 @@
  * override. Invalid configuration is refused with a message naming the variable.
  */
 import { join, resolve } from "node:path";
+import type { DockerEndpoint } from "./execution/docker/DockerBroker.ts";
 import type { LogLevelName } from "./platform/Logging.ts";
 
 export type StoreConfig =
@@ -60,6 +61,8 @@ export interface ServiceConfig {
   readonly anchoring: AnchoringTuning;
   readonly checkpointRecords: number;
   readonly checkpointMs: number;
+  /** The Docker engine of the docker broker (`ZT_DOCKER_HOST`, else `DOCKER_HOST`). */
+  readonly docker: DockerEndpoint;
   readonly production: boolean;
   readonly logLevel: LogLevelName;
 }
@@ -154,6 +157,18 @@ function chainConfig(text: string | undefined, env: Env): ServiceConfig["chain"]
   return { rpcUrl: text, chainId, daalAddress, submitter };
 }
 
+export const DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock";
+
+/** `unix:///PATH`, or `tcp://HOST:PORT` for an engine serving plain HTTP (TLS engines are reached through a local socket or tunnel). */
+function dockerEndpoint(env: Env): DockerEndpoint {
+  const name = env["ZT_DOCKER_HOST"] ? "ZT_DOCKER_HOST" : env["DOCKER_HOST"] ? "DOCKER_HOST" : undefined;
+  const text = name === undefined ? DEFAULT_DOCKER_HOST : (env[name] as string);
+  if (text.startsWith("unix://") && text.length > "unix://".length) return { socketPath: text.slice("unix://".length) };
+  const tcp = /^(?:tcp|http):\/\/([^/:\s]+):(\d{1,5})\/?$/.exec(text);
+  if (tcp !== null && Number(tcp[2]) <= 65535) return { host: tcp[1]!, port: Number(tcp[2]) };
+  throw new ConfigError(`${name} must be unix:///PATH or tcp://HOST:PORT, got "${text}"`);
+}
+
 export function loadConfig(env: Env = process.env): ServiceConfig {
   const dataDir = resolve(env["ZT_DATA_DIR"] || "./data");
   const mode = env["ZT_ENV"] || "development";
@@ -177,6 +192,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     },
     checkpointRecords: integer(env, "ZT_CHECKPOINT_RECORDS", 100, 1, 1_000_000),
     checkpointMs: integer(env, "ZT_CHECKPOINT_MS", 5000, 100, 86_400_000),
+    docker: dockerEndpoint(env),
     production: mode === "production",
     logLevel,
   };

@@ -16,8 +16,11 @@ import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { RpcChainConfig, ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
-import { BwrapBroker } from "./execution/bwrap/BwrapBroker.ts";
+import { Brokers } from "./execution/Broker.ts";
+import { makeBwrapBroker } from "./execution/bwrap/BwrapBroker.ts";
+import { makeDockerBroker } from "./execution/docker/DockerBroker.ts";
 import { ExecutionService } from "./execution/ExecutionService.ts";
+import { makeNonoBroker } from "./execution/nono/NonoBroker.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
 import type { DataDirectory } from "./identity/DataDirectory.ts";
 import { Identity } from "./identity/Identity.ts";
@@ -28,6 +31,7 @@ import type { PolicyBundle } from "./policy/PolicyBundle.ts";
 import { makeApp } from "./http/app.ts";
 import type { AppServices } from "./http/AppRuntime.ts";
 import type { AppEnv } from "./http/auth.ts";
+import { sha256Hex } from "./kernel/hashing.ts";
 import { Ids } from "./platform/Ids.ts";
 import { effectLoggerLayer, makeLogSink, type LogSink } from "./platform/Logging.ts";
 import { Metrics } from "./platform/Metrics.ts";
@@ -163,6 +167,21 @@ export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSide
   );
 }
 
+/** The `zt.owner` label of this control plane's containers: its host and data directory. */
+export function dockerOwner(dataDir: string): string {
+  return sha256Hex(`${hostname()}\n${dataDir}`).slice(0, 16);
+}
+
+/**
+ * Every broker of this build. Each answers `unavailable` where its tool is missing. Docker
+ * containers are labelled with this control plane (host and data directory) and this
+ * process, so a restart reaps exactly what an earlier process of the same one left.
+ */
+export function brokersLayer(config: ServiceConfig): Layer.Layer<Brokers> {
+  const identity = { owner: dockerOwner(config.dataDir), process: crypto.randomUUID() };
+  return Brokers.layer(makeDockerBroker({ endpoint: config.docker, identity }), makeBwrapBroker(), makeNonoBroker());
+}
+
 export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
   // Built in order: the policy bundle, then keys and tokens, then the store. A bundle that
   // does not load writes nothing, and production refusing to start creates no events.db.
@@ -171,8 +190,7 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   );
   const infrastructure = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
   const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer).pipe(Layer.provideMerge(infrastructure));
-  // The only broker of this build; docker and nono answer `unavailable` until their adapters land.
-  const withExecution = ExecutionService.layer.pipe(Layer.provide(BwrapBroker.layer()), Layer.provideMerge(withTrail));
+  const withExecution = ExecutionService.layer.pipe(Layer.provide(brokersLayer(config)), Layer.provideMerge(withTrail));
   return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config), anchoringLayer(config)).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),

@@ -252,7 +252,10 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           );
           // Only now, with the decision durable, may anything run.
           const execute = decision.status === "allowed" && parsed.ok ? parsed.request.execute : undefined;
-          const execution = execute === undefined ? null : yield* executions.execute(decisionId, revision, execute);
+          const execution =
+            execute === undefined || !parsed.ok
+              ? null
+              : yield* executions.execute({ decisionId, decidedRevision: revision, actor, action: parsed.request.action, execute });
           const view = decisionView(decision, execution);
           const answer: DecisionAnswer = {
             httpStatus: decision.http_status as DecisionAnswer["httpStatus"],

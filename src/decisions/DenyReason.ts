@@ -7,7 +7,7 @@ export const DENY_REASONS = {
   malformed_request: { status: 400, meaning: "The body is not JSON, breaks the request schema, or is over 64 KiB. Recorded with the request bytes hashed only." },
   actor_mismatch: { status: 403, meaning: "The body's `actor` is not the actor the bearer token is bound to." },
   policy_denied: { status: 403, meaning: "No Cedar policy permits this actor, action and resource (or a forbid policy matched)." },
-  broker_not_allowed: { status: 403, meaning: "The policy does not let this actor run this action through the requested broker (or with network access)." },
+  broker_not_allowed: { status: 403, meaning: "The policy does not let this actor run this action through the requested broker (or with network access, or with a `timeout_ms` over the rule's limit)." },
   image_not_allowed: { status: 403, meaning: "The Docker image is missing or not on the policy's image allowlist for this actor and action." },
   permit_required: { status: 403, meaning: "The policy requires a signed permit for this scope and none was presented." },
   unknown_issuer: { status: 403, meaning: "The permit's `key_id` is not a trusted permit-issuer key." },

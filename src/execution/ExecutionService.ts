@@ -1,25 +1,37 @@
 /**
  * Runs the `execute` block of an allowed, already recorded decision: appends
- * ExecutionStarted to the decision's stream, runs the command through the broker it
- * names, appends ExecutionCompleted or ExecutionFailed, and returns the contract's
- * `execution` object. Output goes to the caller only; events and logs hold its hashes.
- * Never fails: a broker or store problem is an `execution` with status `failed`.
+ * ExecutionStarted to the decision's stream (expecting the stream to end at the
+ * decision, so a decision can start at most once), runs the command through the broker
+ * it names within the policy rule's limits, appends ExecutionCompleted or
+ * ExecutionFailed, and returns the contract's `execution` object. Output goes to the
+ * caller only; events and logs hold its hashes. Never fails: a broker or store problem
+ * is an `execution` with status `failed`.
+ *
+ * At startup it asks every broker that can leave runs behind (Docker) to reap what an
+ * earlier process of this control plane left running, and records those runs as
+ * `interrupted`: a crash mid-run ends the run, it never resumes or repeats it.
  */
-import { Context, Effect, Layer, Schema } from "effect";
+import { Context, Effect, Layer, Option, Schema } from "effect";
 import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
 import { decisionStream } from "../decisions/events.ts";
-import { EventStore, type JsonObject, type NewEvent } from "../events/EventStore.ts";
+import { EventStore, type JsonObject } from "../events/EventStore.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";
 import { Ids } from "../platform/Ids.ts";
+import { Metrics } from "../platform/Metrics.ts";
+import { ActivePolicy } from "../policy/ActivePolicy.ts";
+import { brokerRuleFor } from "../policy/brokerChecks.ts";
 import { BrokerError, Brokers, type CommandSpec, type ExecutionOutcome } from "./Broker.ts";
-import { EXECUTION_COMPLETED, EXECUTION_FAILED, EXECUTION_STARTED, ExecutionCompleted, ExecutionFailed, ExecutionStarted } from "./events.ts";
-
-export const DEFAULT_TIMEOUT_MS = 5_000;
-export const MAX_TIMEOUT_MS = 300_000;
-export const OUTPUT_CAP_BYTES = 64 * 1024;
-/** The whole environment a command sees. */
-export const COMMAND_ENV: Readonly<Record<string, string>> = { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: "/tmp", LANG: "C.UTF-8" };
+import { commandSpec } from "./commandSpec.ts";
+import {
+  EXECUTION_COMPLETED,
+  EXECUTION_FAILED,
+  EXECUTION_STARTED,
+  ExecutionCompleted,
+  ExecutionFailed,
+  ExecutionStarted,
+  type ExecutionFailureReason,
+} from "./events.ts";
 
 /** The contract's `execution` object (section 4). */
 export interface ExecutionView {
@@ -32,54 +44,42 @@ export interface ExecutionView {
   readonly stderr_sha256: string | null;
   readonly truncated: boolean;
   readonly duration_ms: number;
-  /** Present when status is `failed`: the operational error. */
-  readonly error?: { readonly reason: string; readonly message: string };
+  /** Docker: the id of the image that ran. */
+  readonly image_id?: string;
+  /** Present unless status is `completed`: the operational error. */
+  readonly error?: { readonly reason: ExecutionFailureReason; readonly message: string };
 }
 
-/** The command spec for an `execute` block with this build's limits. Pure. */
-export function commandSpec(execute: ExecuteSpec): CommandSpec {
-  return {
-    argv: execute.command,
-    env: COMMAND_ENV,
-    readPaths: [],
-    writePaths: [],
-    network: execute.network === true,
-    timeoutMs: Math.min(execute.timeout_ms ?? DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS),
-    outputCapBytes: OUTPUT_CAP_BYTES,
+type Finished = { readonly type: typeof EXECUTION_COMPLETED; readonly data: ExecutionCompleted } | { readonly type: typeof EXECUTION_FAILED; readonly data: ExecutionFailed };
+
+/** The response view and the closing event of a run that started. Pure. */
+export function finishedRun(decisionId: string, broker: string, spec: Pick<CommandSpec, "timeoutMs">, outcome: ExecutionOutcome): { view: ExecutionView; event: Finished } {
+  const run = {
+    exit_code: outcome.exit_code,
+    duration_ms: outcome.duration_ms,
+    stdout_sha256: sha256Hex(outcome.stdout),
+    stderr_sha256: sha256Hex(outcome.stderr),
+    truncated: outcome.truncated,
+    ...(outcome.image_id === undefined ? {} : { image_id: outcome.image_id }),
   };
-}
-
-/** The response view and the completion event of a finished run. Pure. */
-export function completedView(decisionId: string, broker: string, outcome: ExecutionOutcome): { view: ExecutionView; event: ExecutionCompleted } {
-  const stdout_sha256 = sha256Hex(outcome.stdout);
-  const stderr_sha256 = sha256Hex(outcome.stderr);
   const decoder = new TextDecoder();
+  const output = { broker, stdout: decoder.decode(outcome.stdout), stderr: decoder.decode(outcome.stderr), ...run };
+  if (outcome.status === "completed") {
+    return {
+      view: { ...output, status: "completed" },
+      event: { type: EXECUTION_COMPLETED, data: { decision_id: decisionId, broker, status: "completed", ...run } },
+    };
+  }
+  const reason = outcome.status;
+  const message = reason === "timeout" ? `killed at its ${spec.timeoutMs} ms timeout` : (outcome.detail ?? "killed before it exited");
   return {
-    view: {
-      broker,
-      status: outcome.status,
-      exit_code: outcome.exit_code,
-      stdout: decoder.decode(outcome.stdout),
-      stderr: decoder.decode(outcome.stderr),
-      stdout_sha256,
-      stderr_sha256,
-      truncated: outcome.truncated,
-      duration_ms: outcome.duration_ms,
-    },
-    event: {
-      decision_id: decisionId,
-      broker,
-      status: outcome.status,
-      exit_code: outcome.exit_code,
-      duration_ms: outcome.duration_ms,
-      stdout_sha256,
-      stderr_sha256,
-      truncated: outcome.truncated,
-    },
+    view: { ...output, status: reason === "timeout" ? "timeout" : "failed", error: { reason, message } },
+    event: { type: EXECUTION_FAILED, data: { decision_id: decisionId, broker, reason, message, run } },
   };
 }
 
-export function failedView(broker: string, reason: string, message: string, durationMs = 0): ExecutionView {
+/** The view of a run that never started. Pure. */
+export function failedView(broker: string, reason: ExecutionFailureReason, message: string): ExecutionView {
   return {
     broker,
     status: "failed",
@@ -89,73 +89,130 @@ export function failedView(broker: string, reason: string, message: string, dura
     stdout_sha256: null,
     stderr_sha256: null,
     truncated: false,
-    duration_ms: durationMs,
+    duration_ms: 0,
     error: { reason, message },
   };
 }
 
+/** What an allowed decision asks to run. */
+export interface ExecutionRequest {
+  readonly decisionId: string;
+  /** Revision of its ActionDecided: the expected state of the stream for ExecutionStarted. */
+  readonly decidedRevision: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly execute: ExecuteSpec;
+}
+
+export const INTERRUPTED_MESSAGE = "the control plane stopped while the command ran; the run was ended at restart and is not repeated";
+
 export interface ExecutionServiceShape {
-  /**
-   * Executes an allowed decision's command; `decidedRevision` is the revision of its
-   * ActionDecided, the expected state of the stream for the first execution event.
-   */
-  readonly execute: (decisionId: string, decidedRevision: number, execute: ExecuteSpec) => Effect.Effect<ExecutionView>;
+  /** Executes an allowed decision's command; never fails. */
+  readonly execute: (request: ExecutionRequest) => Effect.Effect<ExecutionView>;
 }
 
 export class ExecutionService extends Context.Tag("zt/ExecutionService")<ExecutionService, ExecutionServiceShape>() {
-  static readonly layer = Layer.effect(
+  /** The service; it reaps interrupted runs in the background once it is built. */
+  static readonly layer = Layer.scoped(
     ExecutionService,
     Effect.gen(function* () {
       const store = yield* EventStore;
       const ids = yield* Ids;
       const brokers = yield* Brokers;
+      const policy = yield* ActivePolicy;
+      const metrics = yield* Metrics;
 
       const append = <A, I>(decisionId: string, revision: number, type: string, schema: Schema.Schema<A, I>, data: A) =>
         Effect.gen(function* () {
-          const event: NewEvent = { id: yield* ids.uuid, type, data: Schema.encodeSync(schema)(data) as unknown as JsonObject };
+          const event = { id: yield* ids.uuid, type, data: Schema.encodeSync(schema)(data) as unknown as JsonObject };
           return yield* store.append(decisionStream(decisionId), [event], { revision });
         });
 
-      const execute = (decisionId: string, decidedRevision: number, spec: ExecuteSpec): Effect.Effect<ExecutionView> =>
-        Effect.gen(function* () {
-          const brokerName = spec.broker;
-          const log = (message: string, fields: Record<string, unknown>) =>
-            Effect.logInfo(message).pipe(Effect.annotateLogs({ decision_id: decisionId, broker: brokerName, ...fields }));
-
-          const started = yield* append(decisionId, decidedRevision, EXECUTION_STARTED, ExecutionStarted, {
+      const execute = (request: ExecutionRequest): Effect.Effect<ExecutionView> => {
+        const { decisionId, execute: spec } = request;
+        const brokerName = spec.broker;
+        return Effect.gen(function* () {
+          const rule = brokerRuleFor(policy.manifest, request.actor, request.action, brokerName);
+          const command = rule === undefined ? undefined : commandSpec(decisionId, spec, rule);
+          const started = yield* append(decisionId, request.decidedRevision, EXECUTION_STARTED, ExecutionStarted, {
             decision_id: decisionId,
             broker: brokerName,
             argv_sha256: sha256Hex(canonicalJsonTrusted(spec.command)),
+            ...(command?.image === undefined ? {} : { image: command.image.ref, ...(command.image.digest === undefined ? {} : { image_digest: command.image.digest }) }),
           });
 
           const broker = brokers.get(brokerName);
-          const outcome = yield* Effect.either(
+          const finished = yield* Effect.either(
             broker === undefined
               ? Effect.fail(new BrokerError({ reason: "unavailable", message: `broker ${brokerName} is not configured in this build` }))
-              : broker.run(commandSpec(spec)),
+              : command === undefined
+                ? // The decision allowed it, so a rule exists; failing closed costs nothing if that ever breaks.
+                  Effect.fail(new BrokerError({ reason: "failed", message: "no broker rule of the active policy covers this run" }))
+                : Effect.map(broker.run(command), (outcome) => finishedRun(decisionId, brokerName, command, outcome)),
           );
 
-          if (outcome._tag === "Left") {
-            const { reason, message } = outcome.left;
+          if (finished._tag === "Left") {
+            const { reason, message } = finished.left;
             yield* append(decisionId, started.revision, EXECUTION_FAILED, ExecutionFailed, { decision_id: decisionId, broker: brokerName, reason, message });
             yield* Effect.logWarning("execution failed").pipe(Effect.annotateLogs({ decision_id: decisionId, broker: brokerName, reason }));
             return failedView(brokerName, reason, message);
           }
-          const { view, event } = completedView(decisionId, brokerName, outcome.right);
-          yield* append(decisionId, started.revision, EXECUTION_COMPLETED, ExecutionCompleted, event);
-          yield* log("execution finished", { status: event.status, exit_code: event.exit_code, duration_ms: event.duration_ms, truncated: event.truncated });
+          const { view, event } = finished.right;
+          if (event.type === EXECUTION_COMPLETED) yield* append(decisionId, started.revision, EXECUTION_COMPLETED, ExecutionCompleted, event.data);
+          else yield* append(decisionId, started.revision, EXECUTION_FAILED, ExecutionFailed, event.data);
+          yield* Effect.logInfo("execution finished").pipe(
+            Effect.annotateLogs({ decision_id: decisionId, broker: brokerName, status: view.status, exit_code: view.exit_code, duration_ms: view.duration_ms, truncated: view.truncated }),
+          );
           return view;
         }).pipe(
-          // Before the start is recorded nothing runs; after it, the caller still learns the
-          // store failed rather than getting an execution the audit trail cannot show.
+          // Before the start is recorded nothing runs (a decision whose start is already
+          // recorded does not run again); after it, the caller still learns the store
+          // failed rather than getting an execution the audit trail cannot show.
           Effect.catchTag("EventStoreError", (error) =>
-            Effect.logError("execution not recorded: event store unavailable").pipe(
-              Effect.annotateLogs({ decision_id: decisionId, broker: spec.broker, reason: error.reason }),
-              Effect.as(failedView(spec.broker, "audit_unavailable", `the execution could not be durably recorded (${error.reason})`)),
+            Effect.logError("execution not recorded").pipe(
+              Effect.annotateLogs({ decision_id: decisionId, broker: brokerName, reason: error.reason }),
+              Effect.as(
+                error.reason === "wrong_expected_version"
+                  ? failedView(brokerName, "failed", "this decision has already started its execution; a decision runs at most once")
+                  : failedView(brokerName, "failed", `the execution could not be durably recorded (${error.reason})`),
+              ),
             ),
           ),
+          Effect.tap((view) => Effect.sync(() => metrics.executions.inc({ broker: brokerName, outcome: view.error?.reason ?? view.status }))),
         );
+      };
 
+      /** Records `interrupted` for a reaped run whose stream still ends at its ExecutionStarted. */
+      const markInterrupted = (decisionId: string) =>
+        Effect.gen(function* () {
+          const events = yield* store.readStream(decisionStream(decisionId));
+          const last = events.at(-1);
+          if (last === undefined || last.type !== EXECUTION_STARTED) return false;
+          const start = Schema.decodeUnknownOption(ExecutionStarted)(last.data);
+          const broker = Option.isSome(start) ? start.value.broker : "unknown";
+          yield* append(decisionId, last.revision, EXECUTION_FAILED, ExecutionFailed, { decision_id: decisionId, broker, reason: "interrupted", message: INTERRUPTED_MESSAGE });
+          return true;
+        });
+
+      /** Reaps runs an earlier process left behind and records them `interrupted`. Never fails. */
+      const recoverInterrupted = Effect.gen(function* () {
+        for (const broker of brokers.all) {
+          if (broker.reap === undefined) continue;
+          const reaped = yield* Effect.either(broker.reap());
+          if (reaped._tag === "Left") {
+            yield* Effect.logDebug("no runs reaped").pipe(Effect.annotateLogs({ broker: broker.name, reason: reaped.left.reason }));
+            continue;
+          }
+          for (const decisionId of reaped.right) {
+            const marked = yield* Effect.either(markInterrupted(decisionId));
+            yield* Effect.logWarning("interrupted execution reaped").pipe(
+              Effect.annotateLogs({ decision_id: decisionId, broker: broker.name, recorded: marked._tag === "Right" && marked.right }),
+            );
+          }
+        }
+      });
+
+      yield* Effect.forkScoped(recoverInterrupted);
       return { execute };
     }),
   );

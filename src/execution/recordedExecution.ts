@@ -4,10 +4,11 @@
  * the hashes are what remains of them.
  */
 import { Option, Schema } from "effect";
-import { EXECUTION_COMPLETED, EXECUTION_FAILED, EXECUTION_STARTED, ExecutionCompleted, ExecutionFailed, ExecutionStarted } from "./events.ts";
+import { EXECUTION_COMPLETED, EXECUTION_FAILED, EXECUTION_STARTED, ExecutionCompleted, ExecutionFailed, ExecutionStarted, type ExecutionFailureReason } from "./events.ts";
 
 export interface RecordedExecutionView {
   readonly broker: string;
+  /** `started`: the start is recorded and no end (yet). */
   readonly status: "started" | "completed" | "failed" | "timeout";
   readonly exit_code: number | null;
   readonly stdout: null;
@@ -16,10 +17,11 @@ export interface RecordedExecutionView {
   readonly stderr_sha256: string | null;
   readonly truncated: boolean;
   readonly duration_ms: number | null;
-  readonly error?: { readonly reason: string; readonly message: string };
+  readonly image_id?: string | undefined;
+  readonly error?: { readonly reason: ExecutionFailureReason; readonly message: string };
 }
 
-/** Null when nothing was started; `started` when the start is recorded but no end (yet). */
+/** Null when nothing was started. */
 export function recordedExecution(events: ReadonlyArray<{ readonly type: string; readonly data: unknown }>): RecordedExecutionView | null {
   const started = events.find((event) => event.type === EXECUTION_STARTED);
   if (started === undefined) return null;
@@ -30,13 +32,16 @@ export function recordedExecution(events: ReadonlyArray<{ readonly type: string;
     if (event.type === EXECUTION_COMPLETED) {
       const done = Schema.decodeUnknownOption(ExecutionCompleted)(event.data);
       if (Option.isSome(done)) {
-        const { status, exit_code, duration_ms, stdout_sha256, stderr_sha256, truncated } = done.value;
-        return { ...base, status, exit_code, duration_ms, stdout_sha256, stderr_sha256, truncated };
+        const { decision_id: _id, broker: _broker, ...run } = done.value;
+        return { ...base, ...run };
       }
     }
     if (event.type === EXECUTION_FAILED) {
       const failed = Schema.decodeUnknownOption(ExecutionFailed)(event.data);
-      if (Option.isSome(failed)) return { ...base, status: "failed", error: { reason: failed.value.reason, message: failed.value.message } };
+      if (Option.isSome(failed)) {
+        const { reason, message, run } = failed.value;
+        return { ...base, ...run, status: reason === "timeout" ? "timeout" : "failed", error: { reason, message } };
+      }
     }
   }
   return { ...base, status: "started" };

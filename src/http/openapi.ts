@@ -5,6 +5,7 @@
 import { JSONSchema, type Schema } from "effect";
 import { ActionRequest } from "../decisions/ActionRequest.ts";
 import { DENY_REASONS } from "../decisions/DenyReason.ts";
+import { EXECUTION_FAILURE_REASONS } from "../execution/events.ts";
 import { MarketSnapshot } from "../market/MarketSnapshot.ts";
 import { PermitRequest } from "../permits/issuePermit.ts";
 import { Permit } from "../permits/Permit.ts";
@@ -13,6 +14,32 @@ function jsonSchema(schema: Schema.Schema<any, any, never>): Record<string, unkn
   const { $schema: _draft, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>;
   return rest;
 }
+
+const Hex64OrNull = { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" };
+
+const Execution = {
+  type: ["object", "null"],
+  description: "The run of an allowed decision's `execute` block; null when there is none or the decision is denied. Output is returned here only; events hold its sha256.",
+  required: ["broker", "status", "exit_code", "stdout", "stderr", "stdout_sha256", "stderr_sha256", "truncated", "duration_ms"],
+  properties: {
+    broker: { enum: ["docker", "bwrap", "nono"] },
+    status: { enum: ["completed", "failed", "timeout"] },
+    exit_code: { type: ["integer", "null"] },
+    stdout: { type: ["string", "null"], description: "null in GET /decisions/:id: the output is kept nowhere" },
+    stderr: { type: ["string", "null"] },
+    stdout_sha256: Hex64OrNull,
+    stderr_sha256: Hex64OrNull,
+    truncated: { type: "boolean" },
+    duration_ms: { type: ["integer", "null"] },
+    image_id: { type: "string", pattern: "^sha256:[0-9a-f]{64}$", description: "docker: the image that ran" },
+    error: {
+      type: "object",
+      required: ["reason", "message"],
+      properties: { reason: { enum: [...EXECUTION_FAILURE_REASONS] }, message: { type: "string" } },
+      description: "present unless status is completed",
+    },
+  },
+};
 
 const DecisionResponse = {
   type: "object",
@@ -30,7 +57,7 @@ const DecisionResponse = {
     receipt_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
     notional_usd: { type: ["string", "null"], description: "amount x price from the trusted snapshot, when max_notional ran" },
     decided_at: { type: "string", format: "date-time" },
-    execution: { type: ["object", "null"] },
+    execution: Execution,
     errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
   },
 };

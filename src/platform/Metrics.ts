@@ -88,7 +88,8 @@ export function makeMetrics() {
   const auditRecords = new Counter("zt_audit_records_total", "Audit records projected by this instance.");
   const auditLag = new Gauge("zt_audit_projection_lag_events", "Events in the store not yet in the audit chain (counted up to 10000).");
   const checkpoints = new Counter("zt_audit_checkpoints_sealed_total", "Checkpoints sealed by this instance.");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints];
+  const executions = new Counter("zt_executions_total", "Executions of allowed decisions, by broker and outcome (completed, or the failure reason).");
+  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions];
   return {
     decisions,
     decisionLatency,
@@ -97,6 +98,7 @@ export function makeMetrics() {
     auditRecords,
     auditLag,
     checkpoints,
+    executions,
     render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
 }

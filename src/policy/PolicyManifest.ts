@@ -20,11 +20,36 @@ export const PermitScopeRule = Schema.Struct({
 });
 export type PermitScopeRule = typeof PermitScopeRule.Type;
 
+/**
+ * Resource limits of one broker rule; each has a build default (see commandSpec) so a rule
+ * without `limits` still runs constrained. A request asking for a longer `timeout_ms`
+ * than `timeout_ms` here is denied (`broker_not_allowed`), never silently shortened.
+ */
+export const BrokerLimits = Schema.Struct({
+  /** The longest `execute.timeout_ms` a request may ask for. */
+  timeout_ms: Schema.optional(Schema.Int.pipe(Schema.between(1, 300_000))),
+  memory_mb: Schema.optional(Schema.Int.pipe(Schema.between(8, 65_536))),
+  /** CPU share in cores. */
+  cpus: Schema.optional(Schema.Number.pipe(Schema.between(0.01, 64))),
+  pids: Schema.optional(Schema.Int.pipe(Schema.between(1, 32_768))),
+  /** Bytes of stdout, and of stderr, returned to the caller. */
+  output_bytes: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_048_576))),
+});
+export type BrokerLimits = typeof BrokerLimits.Type;
+
+/** A Docker image entry: `name:tag`, or `name:tag@sha256:<64 hex>` to pin the digest the tag must resolve to. */
+export const ImageEntry = Name.pipe(
+  Schema.pattern(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[0-9a-f]{64})?$/, {
+    message: () => "must be a Docker image reference (name:tag), optionally pinned as name:tag@sha256:<64 hex>",
+  }),
+);
+
 export const BrokerRule = Schema.Struct({
-  /** Docker images this actor may run (`name:tag` or `name@sha256:...`); required for docker. */
-  images: Schema.optional(Schema.Array(Name)),
+  /** Docker images this actor may run; required for docker. */
+  images: Schema.optional(Schema.Array(ImageEntry)),
   /** Whether the command may have network access; default false. */
   network: Schema.optional(Schema.Boolean),
+  limits: Schema.optional(BrokerLimits),
 });
 export type BrokerRule = typeof BrokerRule.Type;
 

@@ -1,16 +1,37 @@
 /**
- * Broker rules (contract section 3): which brokers, images and network access an actor
- * may use for an action, from the manifest's `execution.rules`. Pure. Docker images
- * match exactly (`name:tag`, or `name@sha256:...` where the policy pins a digest).
+ * Broker rules (contract section 3): which brokers, images, limits and network access an
+ * actor may use for an action, from the manifest's `execution.rules`. Pure. Docker images
+ * match exactly; an entry pinned as `name:tag@sha256:...` admits `name:tag` (and the
+ * pinned form itself) and binds the run to that digest, which the Docker broker checks
+ * against the engine before it creates anything.
  */
 import type { Check } from "../decisions/Check.ts";
 import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
 import type { BrokerRule, PolicyManifest } from "./PolicyManifest.ts";
 
-function ruleFor(manifest: Pick<PolicyManifest, "execution">, actor: string, action: string, broker: string): BrokerRule | undefined {
+/** The longest timeout a rule without `limits.timeout_ms` allows. */
+export const MAX_TIMEOUT_MS = 300_000;
+/** The timeout of an `execute` block without `timeout_ms`. */
+export const DEFAULT_TIMEOUT_MS = 5_000;
+
+export function brokerRuleFor(manifest: Pick<PolicyManifest, "execution">, actor: string, action: string, broker: string): BrokerRule | undefined {
   const rule = manifest.execution.rules.find((candidate) => candidate.actor === actor && candidate.action === action);
   if (!rule || !Object.hasOwn(rule.brokers, broker)) return undefined;
   return rule.brokers[broker as keyof typeof rule.brokers];
+}
+
+/** The image a request may run under a rule, with the digest the policy pins; undefined when not allowed. */
+export function allowedImage(rule: BrokerRule | undefined, image: string | undefined): { ref: string; digest?: string } | undefined {
+  if (image === undefined) return undefined;
+  for (const entry of rule?.images ?? []) {
+    const at = entry.indexOf("@sha256:");
+    if (at < 0) {
+      if (entry === image) return { ref: image };
+    } else if (entry === image || entry.slice(0, at) === image) {
+      return { ref: image, digest: entry.slice(at + 1) };
+    }
+  }
+  return undefined;
 }
 
 /** broker_allowed then, for docker, image_allowed. */
@@ -20,7 +41,7 @@ export function brokerChecks(
   action: string,
   execute: ExecuteSpec,
 ): ReadonlyArray<Check> {
-  const rule = ruleFor(manifest, actor, action, execute.broker);
+  const rule = brokerRuleFor(manifest, actor, action, execute.broker);
   const checks: Check[] = [
     {
       name: "broker_allowed",
@@ -28,6 +49,10 @@ export function brokerChecks(
         if (rule === undefined) return { reason: "broker_not_allowed", detail: `${actor} may not run ${action} through broker ${execute.broker}` };
         if (execute.network === true && rule.network !== true) {
           return { reason: "broker_not_allowed", detail: `network access is not allowed for ${action} through ${execute.broker}` };
+        }
+        const maxTimeout = rule.limits?.timeout_ms ?? MAX_TIMEOUT_MS;
+        if ((execute.timeout_ms ?? DEFAULT_TIMEOUT_MS) > maxTimeout) {
+          return { reason: "broker_not_allowed", detail: `timeout_ms over the policy's ${maxTimeout} for ${action} through ${execute.broker}` };
         }
         return null;
       },
@@ -37,7 +62,7 @@ export function brokerChecks(
     checks.push({
       name: "image_allowed",
       run: () =>
-        execute.image !== undefined && (rule?.images ?? []).includes(execute.image)
+        allowedImage(rule, execute.image) !== undefined
           ? null
           : { reason: "image_not_allowed", detail: `image ${execute.image ?? "(missing)"} is not allowed for ${action}` },
     });

@@ -3,19 +3,25 @@
  * /usr, /bin, /lib, /lib64 exist and which are symlinks) is an input.
  *
  * Every namespace is new (`--unshare-all`), so there is no network unless the spec asks
- * for it (`--share-net`); all capabilities are dropped; the environment is cleared and
- * only the allowlist is set; the root is empty except read-only system directories, the
- * spec's read and write paths, /proc, a minimal /dev and a tmpfs /tmp as scratch.
+ * for it (`--share-net`); the command runs as uid/gid 65534 of its own user namespace
+ * with all capabilities dropped; the environment is cleared and only the allowlist is
+ * set; the root is empty except read-only system directories, the spec's read and write
+ * paths, /proc, a minimal /dev and a tmpfs /tmp as scratch, and that root is read-only. bwrap sets no rlimits
+ * itself, so the command runs under `prlimit` inside the sandbox.
  */
 import type { CommandSpec } from "../Broker.ts";
+import { prlimitArgv } from "../prlimitArgv.ts";
 
 export const SYSTEM_READ_PATHS = ["/usr", "/bin", "/lib", "/lib64"] as const;
+/** The unprivileged uid and gid the command runs as (`nobody`). */
+export const SANDBOX_UID = 65534;
 
 export type HostEntry = { readonly kind: "dir" } | { readonly kind: "symlink"; readonly target: string } | { readonly kind: "missing" };
 
 export function bwrapArgv(spec: CommandSpec, host: (path: string) => HostEntry): ReadonlyArray<string> {
   const args: string[] = ["--unshare-all"];
   if (spec.network) args.push("--share-net");
+  args.push("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID));
   args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv");
   for (const [name, value] of Object.entries(spec.env)) args.push("--setenv", name, value);
   for (const path of SYSTEM_READ_PATHS) {
@@ -26,18 +32,7 @@ export function bwrapArgv(spec: CommandSpec, host: (path: string) => HostEntry):
   }
   for (const path of spec.readPaths) args.push("--ro-bind", path, path);
   for (const path of spec.writePaths) args.push("--bind", path, path);
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/tmp", "--", ...resourceLimits(spec), ...spec.argv);
+  // bwrap's own root is a writable tmpfs: remounted read-only once everything is in place.
+  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--", ...prlimitArgv(spec), ...spec.argv);
   return args;
-}
-
-/**
- * bwrap sets no rlimits itself: limits asked for run the command under util-linux
- * `prlimit` inside the sandbox (address space, CPU seconds, processes of the user).
- */
-export function resourceLimits(spec: Pick<CommandSpec, "cpu" | "memoryBytes" | "pids">): ReadonlyArray<string> {
-  const limits: string[] = [];
-  if (spec.memoryBytes !== undefined) limits.push(`--as=${spec.memoryBytes}`);
-  if (spec.cpu !== undefined) limits.push(`--cpu=${spec.cpu}`);
-  if (spec.pids !== undefined) limits.push(`--nproc=${spec.pids}`);
-  return limits.length === 0 ? [] : ["prlimit", ...limits, "--"];
 }
