@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a guided walk through the protected decision path against a running
- * control plane (`npm start` in another terminal). Each step says what the agent asks,
+ * control plane (`npm start` in another terminal), executions through Docker included.
+ * Each step says what the agent asks,
  * what the control plane answered, and why. Exits 1 if any answer is not the expected one.
  *
  * Settings: ZT_URL (default http://127.0.0.1:8787) and ZT_DATA_DIR (default ./data, for
@@ -67,6 +68,13 @@ async function step(title: string, why: string, expected: string, run: () => Pro
     console.log(`  checks: ${json.invariant_checks.map((c: { name: string; ok: boolean }) => (c.ok ? dim(c.name) : red(`${c.name}✗`))).join(" ")}`);
   }
   if (json?.receipt_hash) console.log(`  receipt_hash: ${json.receipt_hash}${json.notional_usd ? `   notional_usd: ${json.notional_usd}` : ""}`);
+  const execution = json?.execution;
+  if (execution) {
+    const how = execution.status === "completed" ? green(`completed, exit ${execution.exit_code}`) : red(`${execution.status}: ${execution.error?.message} (${execution.error?.reason})`);
+    console.log(`  execution: ${execution.broker} ${how} in ${execution.duration_ms} ms${execution.image_id ? ` (image ${execution.image_id.slice(0, 19)}…)` : ""}`);
+    if (execution.stdout) console.log(`  stdout: ${JSON.stringify(execution.stdout)}${execution.truncated ? " (truncated)" : ""}`);
+    if (execution.stdout_sha256) console.log(`  recorded: stdout_sha256 ${execution.stdout_sha256} (the output itself is in no event)`);
+  }
   console.log(`  why: ${why}`);
   return json;
 }
@@ -137,14 +145,37 @@ await step("desk-7 swaps on Ethereum", "No Cedar policy permits desk-7 outside s
   call("POST", "/actions", desk7, swap(undefined, {}, { resource: "ethereum:mainnet/uniswap" })),
 );
 await step("a body that is not JSON", "Malformed input is refused and still recorded (its bytes hashed only).", "malformed_request", () => call("POST", "/actions", desk7, "{not json"));
-await step("ops-1 runs `echo hello` in the zt-busybox:local image through Docker", "policy.json lets ops-1 use the docker broker with that image (execution itself arrives with the broker release).", "allowed", () =>
-  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "docker", image: "zt-busybox:local", command: ["echo", "hello"] } }),
+const shellExec = (execute: Record<string, unknown>) => ({ actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute });
+const dockerRun = await step(
+  "ops-1 runs `uname -s; id -u` in the zt-busybox:local image through Docker",
+  "policy.json lets ops-1 use the docker broker with that image. The decision is recorded first; then the container runs with no network, a read-only root, no capabilities, as uid 65534, within memory, CPU and pids limits, and is removed.",
+  "allowed",
+  () => call("POST", "/actions", ops1, shellExec({ broker: "docker", image: "zt-busybox:local", command: ["sh", "-c", "uname -s; id -u"] })),
 );
-await step("ops-1 asks for the alpine image", "Only zt-busybox:local is on the image allowlist.", "image_not_allowed", () =>
-  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "docker", image: "alpine:latest", command: ["sh"] } }),
+/** Records whether an allowed step's execution ended as expected (status, and what it printed). */
+function expectExecution(step: string, json: any, status: string, stdout?: RegExp): void {
+  const execution = json?.execution;
+  const ok = execution?.status === status && (stdout === undefined || stdout.test(execution?.stdout ?? ""));
+  outcomes.push({ step, expected: `execution ${status}`, got: `execution ${execution?.status ?? "none"}`, ok });
+  if (execution?.error?.reason === "unavailable" || execution?.error?.reason === "failed") console.log(red("  (is dockerd running, and zt-busybox:local built? npm run sandbox:image)"));
+}
+expectExecution("the Docker run", dockerRun, "completed", /^Linux\n65534\n$/);
+const unplugged = await step("ops-1 tries to reach the network from the container", "The command is allowed, but the container has no network: the connect fails inside the sandbox.", "allowed", () =>
+  call("POST", "/actions", ops1, shellExec({ broker: "docker", image: "zt-busybox:local", command: ["sh", "-c", "nc -w 2 1.1.1.1 80 </dev/null || echo no network"] })),
+);
+expectExecution("the network probe", unplugged, "completed", /no network/);
+const slow = await step("ops-1 runs `sleep 30` with a 500 ms timeout", "Past its timeout the container is killed and removed; the execution is reported as timeout.", "allowed", () =>
+  call("POST", "/actions", ops1, shellExec({ broker: "docker", image: "zt-busybox:local", command: ["sleep", "30"], timeout_ms: 500 })),
+);
+expectExecution("the sleep past its timeout", slow, "timeout");
+await step("ops-1 asks for the alpine image", "Only zt-busybox:local is on the image allowlist; denied, so nothing reaches Docker.", "image_not_allowed", () =>
+  call("POST", "/actions", ops1, shellExec({ broker: "docker", image: "alpine:latest", command: ["sh"] })),
 );
 await step("ops-1 asks for network access", "No broker rule grants network access.", "broker_not_allowed", () =>
-  call("POST", "/actions", ops1, { actor: "agent:ops-1", action: "shell.exec", resource: "host:sandbox", execute: { broker: "bwrap", command: ["wget", "example.com"], network: true } }),
+  call("POST", "/actions", ops1, shellExec({ broker: "bwrap", command: ["wget", "example.com"], network: true })),
+);
+await step("ops-1 runs a command on the production host", "Cedar permits shell.exec on host:sandbox only; denied before any broker is asked.", "policy_denied", () =>
+  call("POST", "/actions", ops1, { ...shellExec({ broker: "docker", image: "zt-busybox:local", command: ["echo", "hi"] }), resource: "host:prod" }),
 );
 console.log(`\n${bold("Operator:")} publish a snapshot dated 10 minutes ago.`);
 await call("PUT", "/market/snapshot", operator, { as_of: new Date(Date.now() - 600_000).toISOString(), prices: { SOL: 142.1 } });

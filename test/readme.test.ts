@@ -1,6 +1,6 @@
 /**
- * Keeps the README true to the code: every stable deny reason and every check name the
- * decider can emit is documented there.
+ * Keeps the README true to the code: every stable deny reason, every check name the
+ * decider can emit and every execution failure reason is documented there.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DENY_REASONS } from "../src/decisions/DenyReason.ts";
+import { EXECUTION_FAILURE_REASONS } from "../src/execution/events.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -25,4 +26,8 @@ test("README documents every check name of the decision pipeline", () => {
   const names = new Set([...sources.matchAll(/name: "([a-z_]+)"/g)].map((m) => m[1]));
   assert.ok(names.size >= 19, `found only ${names.size} check names`);
   for (const name of names) assert.match(readme, new RegExp(`\\| \`${name}\` \\|`), `README check table lacks ${name}`);
+});
+
+test("README documents every execution failure reason", () => {
+  for (const reason of EXECUTION_FAILURE_REASONS) assert.match(readme, new RegExp(`\`${reason}\` \\(`), `README lacks the execution failure reason ${reason}`);
 });
