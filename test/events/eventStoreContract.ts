@@ -233,6 +233,39 @@ export function eventStoreContract(
         ));
     });
 
+    describe("concurrent appends", () => {
+      test("concurrent appends to many streams each stand or fall alone, in one global order", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* EventStore;
+            const taken = newEvent();
+            const existing = streamName("existing");
+            yield* store.append(existing, [taken], "no_stream");
+            const good = Array.from({ length: 30 }, () => ({ stream: streamName("group"), events: newEvents(2) }));
+            const attempts = [
+              ...good.map(({ stream, events }) => store.append(stream, events, "no_stream")),
+              store.append(existing, [newEvent()], "no_stream"), // wrong expected state
+              store.append(streamName("group-dup"), [newEvent(), taken], "any"), // duplicate id
+            ].map(Effect.either);
+            const results = yield* Effect.all(attempts, { concurrency: "unbounded" });
+            const positions = results.slice(0, good.length).map((answer) => {
+              if (Either.isLeft(answer)) assert.fail(`a valid append was refused: ${answer.left.message}`);
+              return answer.right.position;
+            });
+            const [wrongState, duplicate] = results.slice(good.length).map((answer) => (Either.isLeft(answer) ? answer.left : assert.fail("an invalid append stood")));
+            assertFailure(wrongState!, "wrong_expected_version", existing);
+            assert.equal(duplicate!.reason, "invalid_event");
+            assert.equal(new Set(positions).size, positions.length, "each append has its own position");
+            for (const [i, { stream, events }] of good.entries()) {
+              const stored = yield* store.readStream(stream);
+              assert.deepEqual(ids(stored), ids(events));
+              assert.equal(stored.at(-1)!.position, positions[i]);
+            }
+            assert.equal((yield* store.readStream(existing)).length, 1);
+          }),
+        ));
+    });
+
     describe("atomicity and validation", () => {
       test("a multi-event append is atomic: a duplicate id in the last event leaves the stream untouched", () =>
         run(

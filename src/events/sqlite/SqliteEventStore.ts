@@ -4,15 +4,23 @@
  *
  * - Durability: WAL with `synchronous=FULL`, so the WAL is fsynced before COMMIT
  *   returns and an append's Effect succeeds only once its events are on disk.
- * - Atomicity and concurrency: an append is one synchronous `BEGIN IMMEDIATE` ...
- *   `COMMIT`, so nothing interleaves within a process; across processes the write lock
- *   taken by `BEGIN IMMEDIATE` serialises writers and `UNIQUE(stream, revision)` backs it.
+ * - Atomicity and concurrency: an append is its own savepoint inside a synchronous
+ *   `BEGIN IMMEDIATE` ... `COMMIT`, so nothing interleaves within a process; across
+ *   processes the write lock taken by `BEGIN IMMEDIATE` serialises writers and
+ *   `UNIQUE(stream, revision)` backs it.
+ * - Group commit: appends made in the same turn of the event loop are queued and
+ *   committed together at its end (one transaction, one fsync), each checked against
+ *   its expected state in order and answered only after the COMMIT. A refused append
+ *   (wrong expected state, duplicate event id) rolls back to its savepoint and leaves
+ *   the others in; a failed COMMIT fails them all. Under load this shares the fsync
+ *   between concurrent requests; alone, an append waits for nothing but its own commit.
  * - Global order: `position` is an AUTOINCREMENT rowid assigned under the write lock, so
  *   positions become visible in commit order and a reader never sees a gap.
  * - The driver is synchronous: a busy wait (`busyTimeoutMs`) blocks the event loop.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { setImmediate } from "node:timers";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
 import { Chunk, Effect, Layer, Option, PubSub, Queue, type Scope, Stream } from "effect";
 import {
@@ -238,6 +246,9 @@ interface Statements {
   readonly begin: StatementSync;
   readonly commit: StatementSync;
   readonly rollback: StatementSync;
+  readonly savepoint: StatementSync;
+  readonly release: StatementSync;
+  readonly rollbackToSavepoint: StatementSync;
   readonly lastRevision: StatementSync;
   readonly insert: StatementSync;
   readonly readStream: StatementSync;
@@ -299,6 +310,9 @@ function prepareStatements(db: DatabaseSync): Statements {
     begin: db.prepare("BEGIN IMMEDIATE"),
     commit: db.prepare("COMMIT"),
     rollback: db.prepare("ROLLBACK"),
+    savepoint: db.prepare("SAVEPOINT zt_append"),
+    release: db.prepare("RELEASE zt_append"),
+    rollbackToSavepoint: db.prepare("ROLLBACK TO zt_append"),
     lastRevision: db.prepare("SELECT revision FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1"),
     insert: db.prepare(
       "INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -342,6 +356,18 @@ export const openSqliteEventDatabase = (
 
 type Decision = { readonly ok: AppendResult } | { readonly refused: EventStoreError };
 
+/** An append waiting for the end of this turn's group commit. */
+interface QueuedAppend {
+  readonly stream: string;
+  readonly events: ReadonlyArray<EncodedEvent>;
+  readonly expected: ExpectedState;
+  readonly recordedAt: string;
+  readonly resume: (answer: Effect.Effect<AppendResult, EventStoreError>) => void;
+}
+
+/** Appends one group commit takes at most; the rest wait for the next turn. */
+export const MAX_GROUP_COMMIT = 256;
+
 /** Opens (creating when needed) the store file; the database closes when the scope does. */
 export const makeSqliteEventStore = (
   options: SqliteEventStoreOptions,
@@ -361,53 +387,93 @@ export const makeSqliteEventStore = (
       return typeof revision === "number" ? revision : undefined;
     };
 
-    const appendTransaction = (
-      stream: string,
-      events: ReadonlyArray<EncodedEvent>,
-      expected: ExpectedState,
-      recordedAt: string,
-    ): Decision => {
-      sql.begin.run();
+    /** One append inside the open transaction, as its own savepoint: applied, or refused and undone. */
+    const appendInGroup = (item: QueuedAppend): Decision => {
+      const { stream, events, expected } = item;
+      sql.savepoint.run();
       try {
+        // The group's earlier appends are visible here: they are in this same transaction.
         const current = lastRevisionOf(stream);
         if (!satisfies(expected, current)) {
-          sql.rollback.run();
+          sql.release.run();
           const found = current === undefined ? "the stream does not exist" : `the stream is at revision ${current}`;
-          return {
-            refused: new EventStoreError({
-              reason: "wrong_expected_version",
-              message: `expected ${describeExpected(expected)} but ${found}`,
-              stream,
-            }),
-          };
+          return { refused: new EventStoreError({ reason: "wrong_expected_version", message: `expected ${describeExpected(expected)} but ${found}`, stream }) };
         }
         let revision = current ?? -1;
         let position = 0;
         for (const event of events) {
           revision += 1;
-          const result = sql.insert.run(event.id, stream, revision, event.type, event.data, event.metadata, recordedAt);
+          const result = sql.insert.run(event.id, stream, revision, event.type, event.data, event.metadata, item.recordedAt);
           position = Number(result.lastInsertRowid);
         }
-        sql.commit.run();
+        sql.release.run();
         return { ok: { revision, position } };
       } catch (error) {
-        rollbackQuietly(db, sql.rollback);
-        throw error;
+        const refused = translate("append", stream, error);
+        // Only what the store refuses of this append alone (a duplicate event id, a revision
+        // taken meanwhile) is undone alone; anything else ends the group.
+        if (refused === undefined || (refused.reason !== "invalid_event" && refused.reason !== "wrong_expected_version")) throw error;
+        sql.rollbackToSavepoint.run();
+        sql.release.run();
+        return { refused };
       }
     };
+
+    const queue: QueuedAppend[] = [];
+    let flushScheduled = false;
+
+    /** Commits every queued append in one transaction, then answers each. */
+    const flush = () => {
+      flushScheduled = false;
+      const group = queue.splice(0, MAX_GROUP_COMMIT);
+      if (queue.length > 0) scheduleFlush();
+      if (group.length === 0) return;
+      let decisions: Decision[];
+      try {
+        sql.begin.run();
+        try {
+          decisions = group.map(appendInGroup);
+          sql.commit.run();
+        } catch (error) {
+          rollbackQuietly(db, sql.rollback);
+          throw error;
+        }
+      } catch (error) {
+        for (const item of group) {
+          const failure = translate("append", item.stream, error);
+          item.resume(failure === undefined ? Effect.die(error) : Effect.fail(failure));
+        }
+        return;
+      }
+      group.forEach((item, i) => {
+        const decision = decisions[i]!;
+        item.resume("refused" in decision ? Effect.fail(decision.refused) : Effect.succeed(decision.ok));
+      });
+    };
+
+    function scheduleFlush(): void {
+      if (flushScheduled) return;
+      flushScheduled = true;
+      setImmediate(flush);
+    }
 
     const append: EventStoreShape["append"] = (stream, events, expected) =>
       Effect.gen(function* () {
         const encoded = encodeEventBatch(stream, events);
         if (encoded instanceof EventStoreError) return yield* Effect.fail(encoded);
-        const decision = yield* Effect.clockWith((clock) =>
-          attempt("append", stream, () =>
-            appendTransaction(stream, encoded, expected, new Date(clock.unsafeCurrentTimeMillis()).toISOString()),
-          ),
-        );
-        if ("refused" in decision) return yield* Effect.fail(decision.refused);
+        const recordedAt = yield* Effect.clockWith((clock) => Effect.succeed(new Date(clock.unsafeCurrentTimeMillis()).toISOString()));
+        const appended = yield* Effect.async<AppendResult, EventStoreError>((resume) => {
+          const item: QueuedAppend = { stream, events: encoded, expected, recordedAt, resume };
+          queue.push(item);
+          scheduleFlush();
+          // Interrupted before its group ran: it never reaches the store.
+          return Effect.sync(() => {
+            const index = queue.indexOf(item);
+            if (index >= 0) queue.splice(index, 1);
+          });
+        });
         yield* PubSub.publish(commits, undefined);
-        return decision.ok;
+        return appended;
       });
 
     const readStream: EventStoreShape["readStream"] = (stream, options) =>
