@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import canonicalize from "canonicalize";
 import { Either } from "effect";
-import { compilePolicyBundle, type BundleFile, type PolicyBundle } from "../../src/policy/PolicyBundle.ts";
+import { CEDAR_ANSWER_CACHE_SIZE, compilePolicyBundle, type BundleFile, type PolicyBundle } from "../../src/policy/PolicyBundle.ts";
 
 const POLICY_DIR = fileURLToPath(new URL("../../policies/", import.meta.url));
 
@@ -149,5 +149,52 @@ action "act" appliesTo { principal: [Agent], resource: [Resource], context: { "n
     assert.deepEqual(fine, { ok: true, allowed: true, determiningPolicies: ["allow-all"] });
     const overflow = bundle.authorize({ actor: "a", action: "act", resource: "r", context: { n: Number.MAX_SAFE_INTEGER } });
     assert.equal(overflow.ok, false);
+  });
+});
+
+describe("memoised answers", () => {
+  const request = (resource: string, context: Record<string, unknown> = {}) => ({ actor: "agent:desk-7", action: "quote.read", resource, context });
+
+  test("a repeated request gets the first answer back; a fresh bundle computes the same", () => {
+    const bundle = compileOk(exampleFiles());
+    const first = bundle.authorize(request("solana:mainnet/jupiter"));
+    assert.deepEqual(first, { ok: true, allowed: true, determiningPolicies: ["desk7-quote-solana-mainnet"] });
+    assert.equal(bundle.authorize(request("solana:mainnet/jupiter")), first, "the same answer object: memoised");
+    assert.deepEqual(compileOk(exampleFiles()).authorize(request("solana:mainnet/jupiter")), first);
+    assert.ok(Object.isFrozen((first as { determiningPolicies: ReadonlyArray<string> }).determiningPolicies), "a shared answer cannot be edited by a caller");
+  });
+
+  test("the key is the whole request: another resource, action or context is evaluated on its own", () => {
+    const bundle = compileOk(exampleFiles());
+    assert.equal(bundle.authorize(request("solana:mainnet/jupiter")).ok && bundle.authorize(request("solana:mainnet/jupiter")).ok, true);
+    const elsewhere = bundle.authorize(request("ethereum:mainnet/uniswap"));
+    assert.deepEqual(elsewhere, { ok: true, allowed: false, determiningPolicies: [] });
+    const swap = bundle.authorize({ ...request("solana:mainnet/jupiter"), action: "swap.execute", actor: "agent:ops-1" });
+    assert.equal(swap.ok && swap.allowed, false);
+    assert.deepEqual(bundle.authorize(request("solana:mainnet/jupiter", { tag: "a" })), { ok: true, allowed: true, determiningPolicies: ["desk7-quote-solana-mainnet"] });
+  });
+
+  test("bounded: past CEDAR_ANSWER_CACHE_SIZE distinct requests the oldest is evaluated again, with the same answer", () => {
+    const bundle = compileOk(exampleFiles());
+    const first = bundle.authorize(request("solana:mainnet/jupiter"));
+    for (let i = 0; i < CEDAR_ANSWER_CACHE_SIZE; i++) {
+      const answer = bundle.authorize(request(`solana:mainnet/pool-${i}`));
+      assert.ok(answer.ok && answer.allowed);
+    }
+    const again = bundle.authorize(request("solana:mainnet/jupiter"));
+    assert.notEqual(again, first, "evicted, so evaluated afresh");
+    assert.deepEqual(again, first);
+  });
+
+  test("a context JSON cannot carry is evaluated unmemoised and never throws", () => {
+    const bundle = compileOk(exampleFiles());
+    const answer = bundle.authorize(request("solana:mainnet/jupiter", { n: 1n as unknown as number }));
+    assert.equal(answer.ok, false, "Cedar refuses it: fail closed");
+    assert.notEqual(bundle.authorize(request("solana:mainnet/jupiter", { n: 1n as unknown as number })), answer, "not memoised");
+  });
+
+  test("contexts that differ only in key order are both answered alike", () => {
+    const bundle = compileOk(exampleFiles());
+    assert.deepEqual(bundle.authorize(request("solana:mainnet/jupiter", { a: 1, b: 2 })), bundle.authorize(request("solana:mainnet/jupiter", { b: 2, a: 1 })));
   });
 });
