@@ -13,7 +13,8 @@ const MAX_CONTEXT_DEPTH = 8;
 /** Why a value cannot be Cedar context, or undefined when it can. */
 function cedarContextProblem(value: unknown, path: string, depth: number): string | undefined {
   if (depth > MAX_CONTEXT_DEPTH) return `${path}: nested deeper than ${MAX_CONTEXT_DEPTH}`;
-  if (typeof value === "string" || typeof value === "boolean") return undefined;
+  if (typeof value === "string") return value.isWellFormed() ? undefined : `${path}: a string with a lone surrogate is not text`;
+  if (typeof value === "boolean") return undefined;
   if (typeof value === "number") {
     return Number.isSafeInteger(value) ? undefined : `${path}: Cedar numbers are 64-bit integers; got a fraction or an unsafe integer`;
   }
@@ -28,6 +29,7 @@ function cedarContextProblem(value: unknown, path: string, depth: number): strin
   if (typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
       if (key.startsWith("__")) return `${path}.${key}: keys starting with "__" are reserved by Cedar`;
+      if (!key.isWellFormed()) return `${path}: a key with a lone surrogate is not text`;
       const problem = cedarContextProblem(item, `${path}.${key}`, depth + 1);
       if (problem) return problem;
     }

@@ -230,6 +230,16 @@ describe("POST /actions: every deny reason, its status and the check that failed
     }
   });
 
+  test("malformed_request: a lone surrogate in context (a string or a key) is refused before Cedar sees it", async () => {
+    for (const body of ['{"note":"\\ud800"}', '{"\\udfff":"x"}']) {
+      const raw = `{"actor":"agent:desk-7","action":"quote.read","resource":"solana:mainnet/jupiter","context":${body}}`;
+      const reply = await h.request("POST", "/actions", { token: h.tokens.desk7, body: raw, headers: { "content-type": "application/json" } });
+      assertDenied(reply, "malformed_request", "request_schema");
+      assert.match(JSON.stringify(reply.json.errors), /lone surrogate/);
+      assert.equal((await recorded(h, h.tokens.desk7, reply)).reason, "malformed_request");
+    }
+  });
+
   test("malformed_request: a body over 64 KiB answers 413 and is recorded", async () => {
     const big = JSON.stringify({ ...quoteRequest(), context: { pad: "x".repeat(64 * 1024) } });
     const reply = await h.request("POST", "/actions", { token: h.tokens.desk7, body: big, headers: { "content-type": "application/json" } });
