@@ -10,7 +10,8 @@ import { AnchoringSidecar, anchoringSidecarLayer, type AnchoringInfo, type Ancho
 import type { Address, AnchorError, AnchorSubmitter, Hex } from "./anchoring/AnchorSubmitter.ts";
 import type { DaalLedger } from "./anchoring/DaalLedger.ts";
 import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
-import { auditProjectorLayer } from "./audit/AuditProjector.ts";
+import { auditProjectorLayer, AuditProjector, type ProjectionStatus } from "./audit/AuditProjector.ts";
+import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { RpcChainConfig, ServiceConfig } from "./config.ts";
@@ -34,14 +35,17 @@ import type { AppEnv } from "./http/auth.ts";
 import { sha256Hex } from "./kernel/hashing.ts";
 import { Ids } from "./platform/Ids.ts";
 import { effectLoggerLayer, makeLogSink, type LogSink } from "./platform/Logging.ts";
-import { Metrics } from "./platform/Metrics.ts";
+import { Metrics, type MetricsShape } from "./platform/Metrics.ts";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
 }
 
-export function storeLayer(config: ServiceConfig): Layer.Layer<EventStore, EventStoreError | StartupError> {
-  if (config.store.kind === "sqlite") return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs });
+/** The event store of the configuration; `pollIntervalMs` sets how often a SQLite subscription looks for other connections' appends. */
+export function storeLayer(config: ServiceConfig, options: { readonly pollIntervalMs?: number } = {}): Layer.Layer<EventStore, EventStoreError | StartupError> {
+  if (config.store.kind === "sqlite") {
+    return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs, ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) });
+  }
   const { url } = config.store;
   // Loaded on demand: the EventStoreDB client loads a native addon on import (under Deno
   // that needs --allow-ffi), which SQLite deployments should never pay for or depend on.
@@ -191,7 +195,8 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   const infrastructure = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
   const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer).pipe(Layer.provideMerge(infrastructure));
   const withExecution = ExecutionService.layer.pipe(Layer.provide(brokersLayer(config)), Layer.provideMerge(withTrail));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projectorLayer(config), anchoringLayer(config)).pipe(
+  // The projection writer runs on its own thread (ProjectorThread); `zt project` runs it alone.
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, ProjectorThread.layer(config), anchoringLayer(config)).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );
@@ -290,12 +295,24 @@ function startupMessage(error: unknown): string {
   return message.replace(/^\(FiberFailure\) /, "").replace(/^[A-Za-z]+Error: /, "");
 }
 
+export interface ProjectorProcess {
+  readonly status: () => Promise<ProjectionStatus>;
+  readonly close: () => Promise<void>;
+}
+
 /**
- * `zt project`: only the audit projection writer, for deployments where several service
- * instances share one store and the writer runs as its own process.
+ * `zt project`, and the writer thread of a serving instance: only the audit projection
+ * writer, for deployments where several service instances share one store and the
+ * writer runs as its own process. `metrics` is the registry it counts into (a fresh one
+ * by default); `pollIntervalMs` how often it looks for appends made on other connections.
  */
-export async function startProjector(config: ServiceConfig, logs: LogSink = makeLogSink(config.logLevel)): Promise<{ readonly close: () => Promise<void> }> {
-  const base = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Ids.layer, Metrics.layer).pipe(
+export async function startProjector(
+  config: ServiceConfig,
+  logs: LogSink = makeLogSink(config.logLevel),
+  options: { readonly metrics?: MetricsShape; readonly pollIntervalMs?: number } = {},
+): Promise<ProjectorProcess> {
+  const metrics = options.metrics === undefined ? Metrics.layer : Layer.succeed(Metrics, options.metrics);
+  const base = Layer.mergeAll(storeLayer(config, options), auditLogLayer(config), Ids.layer, metrics).pipe(
     Layer.provideMerge(Identity.fromDataDir(config.dataDir, { production: config.production })),
   );
   const layer = projectorLayer(config).pipe(Layer.provideMerge(AuditTrail.layer.pipe(Layer.provideMerge(base))), Layer.provide(effectLoggerLayer(logs)));
@@ -307,5 +324,5 @@ export async function startProjector(config: ServiceConfig, logs: LogSink = make
     throw new StartupError(startupMessage(error));
   }
   logs.write("info", "audit projection writer started", { store: config.store.kind });
-  return { close: () => runtime.dispose() };
+  return { status: () => runtime.runPromise(Effect.flatMap(AuditProjector, (projector) => projector.status)), close: () => runtime.dispose() };
 }

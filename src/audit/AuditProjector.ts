@@ -52,6 +52,18 @@ export class AuditProjector extends Context.Tag("zt/AuditProjector")<AuditProjec
 
 const BATCH = 500;
 
+/** Where the projection stands, read from the store and the audit log; updates the lag gauge. */
+export function projectionStatus(leaseHeld: () => boolean): Effect.Effect<ProjectionStatus, EventStoreError | AuditLogError, EventStore | AuditLog | Metrics> {
+  return Effect.gen(function* () {
+    const head = yield* Effect.flatMap(AuditLog, (log) => log.head);
+    const projectedPosition = head?.position ?? 0;
+    const pending = yield* Effect.flatMap(EventStore, (store) => store.readAll({ after: projectedPosition, limit: 10_000 }));
+    const metrics = yield* Metrics;
+    metrics.auditLag.set(pending.length);
+    return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld: leaseHeld() };
+  });
+}
+
 /** Runs the projection writer for the layer's lifetime (a scoped background fiber). */
 export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer<AuditProjector, never, EventStore | AuditLog | AuditTrail | Ids | Metrics> {
   return Layer.scoped(
@@ -144,13 +156,11 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
         Effect.flatMap((held) => (held ? Effect.void : Effect.fail("lease lost" as const))),
         Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(leaseTtlMs / 3))))),
       );
-      const status = Effect.gen(function* () {
-        const head = yield* log.head;
-        const projectedPosition = head?.position ?? 0;
-        const pending = yield* store.readAll({ after: projectedPosition, limit: 10_000 });
-        metrics.auditLag.set(pending.length);
-        return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld };
-      });
+      const status = projectionStatus(() => leaseHeld).pipe(
+        Effect.provideService(EventStore, store),
+        Effect.provideService(AuditLog, log),
+        Effect.provideService(Metrics, metrics),
+      );
       // The first timed seal comes checkpointMs after taking the lease, not at once: sealing
       // on every (re)start would make the chain depend on when the writer was restarted.
       const timedSeal = Effect.sleep(Duration.millis(options.checkpointMs)).pipe(

@@ -27,6 +27,10 @@ class Counter {
     entry.value += by;
     this.#values.set(key, entry);
   }
+  /** The count for these labels so far. */
+  value(labels: Labels = {}): number {
+    return this.#values.get(labelText(labels))?.value ?? 0;
+  }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [key, entry] of this.#values) lines.push(`${this.name}${key} ${entry.value}`);

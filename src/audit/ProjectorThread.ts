@@ -1,0 +1,118 @@
+/**
+ * The AuditProjector of a serving instance: the projection writer runs on a worker
+ * thread (projectorWorker.ts) with its own connections, so its chaining, signing,
+ * sealing, commits and garbage never stall the thread that decides and answers
+ * requests; on a machine with a spare core it also runs beside them. Its status is read
+ * here from the store and the audit log, its lease state and counts come by message,
+ * and its log lines are written through this thread's logger. A writer thread that
+ * dies is started again after a second; one that cannot start fails startup.
+ */
+import { Worker } from "node:worker_threads";
+import { Data, Duration, Effect, Layer, LogLevel, Runtime } from "effect";
+import type { ServiceConfig } from "../config.ts";
+import { EventStore } from "../events/EventStore.ts";
+import { Metrics } from "../platform/Metrics.ts";
+import { AuditLog } from "./AuditLog.ts";
+import { AuditProjector, projectionStatus } from "./AuditProjector.ts";
+import type { ProjectorWorkerData, ProjectorWorkerMessage } from "./projectorWorker.ts";
+
+export class ProjectorThreadError extends Data.TaggedError("ProjectorThreadError")<{ readonly message: string }> {}
+
+/** The writer's store polls this often for this thread's appends (they come through another connection). */
+export const WRITER_POLL_MS = 20;
+const PROGRESS_MS = 500;
+const STOP_TIMEOUT_MS = 10_000;
+
+const LEVELS = { debug: LogLevel.Debug, info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const;
+
+export const ProjectorThread = {
+  layer: (config: ServiceConfig): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
+    Layer.scoped(
+      AuditProjector,
+      Effect.gen(function* () {
+        const metrics = yield* Metrics;
+        const runFork = Runtime.runFork(yield* Effect.runtime<never>());
+        let leaseHeld = false;
+        let stopping = false;
+
+        const onMessage = (message: ProjectorWorkerMessage) => {
+          if (message.type === "progress") {
+            leaseHeld = message.leaseHeld;
+            metrics.auditRecords.inc({}, message.records);
+            metrics.checkpoints.inc({}, message.checkpoints);
+          } else if (message.type === "log") {
+            runFork(Effect.logWithLevel(LEVELS[message.level], message.message).pipe(Effect.annotateLogs(message.fields)));
+          }
+        };
+
+        /** Starts a writer thread; succeeds once it reports `started`. */
+        const start = Effect.async<Worker, ProjectorThreadError>((resume) => {
+          const workerData: ProjectorWorkerData = { config, pollIntervalMs: WRITER_POLL_MS, progressMs: PROGRESS_MS };
+          const worker = new Worker(new URL("./projectorWorker.ts", import.meta.url), { workerData });
+          let started = false;
+          worker.on("message", (message: ProjectorWorkerMessage) => {
+            if (!started && message.type === "started") {
+              started = true;
+              resume(Effect.succeed(worker));
+            } else if (!started && message.type === "failed") {
+              resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer cannot start: ${message.message}` })));
+            } else {
+              onMessage(message);
+            }
+          });
+          worker.once("error", (error) => {
+            if (!started) resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer thread failed: ${error.message}` })));
+          });
+          worker.once("exit", (code) => {
+            if (!started) resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer thread exited (${code})` })));
+          });
+        });
+
+        const stop = (worker: Worker) =>
+          Effect.async<void>((resume) => {
+            stopping = true;
+            const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+            worker.once("exit", () => {
+              clearTimeout(timer);
+              resume(Effect.void);
+            });
+            worker.postMessage({ type: "stop" });
+          });
+
+        const exited = (worker: Worker) => Effect.async<number>((resume) => void worker.once("exit", (code) => resume(Effect.succeed(code))));
+
+        /** Keeps a writer thread running for the scope's lifetime: one that exits is started again. */
+        let current = yield* start;
+        const supervise = Effect.gen(function* () {
+          for (;;) {
+            const code = yield* exited(current);
+            if (stopping) return;
+            leaseHeld = false;
+            yield* Effect.logWarning("the audit projection writer thread stopped; starting it again").pipe(Effect.annotateLogs({ exit_code: code }));
+            for (;;) {
+              yield* Effect.sleep(Duration.seconds(1));
+              const restarted = yield* Effect.either(start);
+              if (restarted._tag === "Right") {
+                current = restarted.right;
+                break;
+              }
+              yield* Effect.logWarning("the audit projection writer thread cannot start").pipe(Effect.annotateLogs({ reason: restarted.left.message }));
+            }
+          }
+        });
+        // Finalizers run in reverse: the supervisor is interrupted first, then the thread stopped.
+        yield* Effect.addFinalizer(() => stop(current));
+        yield* Effect.forkScoped(supervise);
+
+        const store = yield* EventStore;
+        const log = yield* AuditLog;
+        return {
+          status: projectionStatus(() => leaseHeld).pipe(
+            Effect.provideService(EventStore, store),
+            Effect.provideService(AuditLog, log),
+            Effect.provideService(Metrics, metrics),
+          ),
+        };
+      }),
+    ),
+};
