@@ -26,7 +26,8 @@ const STOP_TIMEOUT_MS = 10_000;
 const LEVELS = { debug: LogLevel.Debug, info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const;
 
 export const ProjectorThread = {
-  layer: (config: ServiceConfig): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
+  /** `workerUrl` replaces the writer's entry module (tests give one that misbehaves). */
+  layer: (config: ServiceConfig, options: { readonly workerUrl?: URL } = {}): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
     Layer.scoped(
       AuditProjector,
       Effect.gen(function* () {
@@ -48,7 +49,7 @@ export const ProjectorThread = {
         /** Starts a writer thread; succeeds once it reports `started`. */
         const start = Effect.async<Worker, ProjectorThreadError>((resume) => {
           const workerData: ProjectorWorkerData = { config, pollIntervalMs: WRITER_POLL_MS, progressMs: PROGRESS_MS };
-          const worker = new Worker(new URL("./projectorWorker.ts", import.meta.url), { workerData });
+          const worker = new Worker(options.workerUrl ?? new URL("./projectorWorker.ts", import.meta.url), { workerData });
           let started = false;
           worker.on("message", (message: ProjectorWorkerMessage) => {
             if (!started && message.type === "started") {
