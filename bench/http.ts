@@ -10,7 +10,8 @@
  * the audit projection running; anchoring off). autocannon runs in this process, the
  * servers in their own: on this 2-core machine the load generator takes one core.
  *
- * ZT_BENCH_SECONDS (default 10) sets each phase's length. ZT_BENCH_PROFILE=1 runs the
+ * Each server, and the permit path, is warmed up for 3 s at saturation before it is
+ * measured. ZT_BENCH_SECONDS (default 10) sets each phase's length. ZT_BENCH_PROFILE=1 runs the
  * control plane with --cpu-prof into bench/results/profiles/ (summarise with
  * `node bench/profileSummary.ts FILE`).
  */
@@ -186,6 +187,10 @@ try {
     let next = 0;
     return () => bodies[next++] ?? bodies[bodies.length - 1]!; // a reuse would show as non-2xx (replay)
   };
+  // The permit path has code of its own to warm up (permit decoding, verification, the nonce append).
+  await freshSnapshot();
+  await saturate(url, agent, queue(permitBodies(Math.ceil(policyMax.rps * 3 * 1.2))), 3);
+  await catchUp();
   await freshSnapshot();
   const permitFixed = await paced(url, agent, queue(permitBodies(RATE * SECONDS)), RATE, SECONDS);
   await catchUp();
