@@ -140,7 +140,7 @@ export function makeDockerBroker(options: DockerBrokerOptions): BrokerShape {
         // Killed and removed whatever happened, also when the run is interrupted.
         (container) => api("remove the container", () => container.remove({ force: true })).pipe(Effect.ignore),
       );
-    }).pipe(Effect.withSpan("DockerBroker.run"));
+    });
 
   const reap = () =>
     Effect.gen(function* () {
