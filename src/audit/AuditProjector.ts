@@ -6,13 +6,13 @@
  * comes first. Exactly one writer runs per store: others wait for the lease.
  */
 import { Clock, Context, Duration, Effect, Fiber, Layer, Schedule, Stream } from "effect";
-import { EventStore, type EventStoreError, type JsonObject, type RecordedEvent } from "../events/EventStore.ts";
+import { EventStore, type EventStoreError, type EventStoreShape, type JsonObject, type RecordedEvent } from "../events/EventStore.ts";
 import { formatRfc3339Millis } from "../kernel/timestamp.ts";
 import { Ids } from "../platform/Ids.ts";
-import { Metrics } from "../platform/Metrics.ts";
+import { Metrics, type MetricsShape } from "../platform/Metrics.ts";
 import { chainRecord, EMPTY_CHAIN, signedBytes, type AuditRecord, type AuditSigner, type ChainHead, type UnsignedRecord } from "./AuditRecord.ts";
 import { encodeSignature, makeWebCryptoSigner } from "../kernel/ed25519.ts";
-import { AuditLog, type AuditLogError } from "./AuditLog.ts";
+import { AuditLog, type AuditLogError, type AuditLogShape } from "./AuditLog.ts";
 import { AuditTrail } from "./AuditTrail.ts";
 import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
 import { ANCHOR_EVENT_TYPES } from "../anchoring/events.ts";
@@ -53,13 +53,15 @@ export class AuditProjector extends Context.Tag("zt/AuditProjector")<AuditProjec
 const BATCH = 500;
 
 /** Where the projection stands, read from the store and the audit log; updates the lag gauge. */
-export function projectionStatus(leaseHeld: () => boolean): Effect.Effect<ProjectionStatus, EventStoreError | AuditLogError, EventStore | AuditLog | Metrics> {
+export function projectionStatus(
+  services: { readonly store: EventStoreShape; readonly log: AuditLogShape; readonly metrics: MetricsShape },
+  leaseHeld: () => boolean,
+): Effect.Effect<ProjectionStatus, EventStoreError | AuditLogError> {
   return Effect.gen(function* () {
-    const head = yield* Effect.flatMap(AuditLog, (log) => log.head);
+    const head = yield* services.log.head;
     const projectedPosition = head?.position ?? 0;
-    const pending = yield* Effect.flatMap(EventStore, (store) => store.readAll({ after: projectedPosition, limit: 10_000 }));
-    const metrics = yield* Metrics;
-    metrics.auditLag.set(pending.length);
+    const pending = yield* services.store.readAll({ after: projectedPosition, limit: 10_000 });
+    services.metrics.auditLag.set(pending.length);
     return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld: leaseHeld() };
   });
 }
@@ -156,11 +158,7 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
         Effect.flatMap((held) => (held ? Effect.void : Effect.fail("lease lost" as const))),
         Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(leaseTtlMs / 3))))),
       );
-      const status = projectionStatus(() => leaseHeld).pipe(
-        Effect.provideService(EventStore, store),
-        Effect.provideService(AuditLog, log),
-        Effect.provideService(Metrics, metrics),
-      );
+      const status = projectionStatus({ store, log, metrics }, () => leaseHeld);
       // The first timed seal comes checkpointMs after taking the lease, not at once: sealing
       // on every (re)start would make the chain depend on when the writer was restarted.
       const timedSeal = Effect.sleep(Duration.millis(options.checkpointMs)).pipe(

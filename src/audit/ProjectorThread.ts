@@ -107,13 +107,7 @@ export const ProjectorThread = {
 
         const store = yield* EventStore;
         const log = yield* AuditLog;
-        return {
-          status: projectionStatus(() => leaseHeld).pipe(
-            Effect.provideService(EventStore, store),
-            Effect.provideService(AuditLog, log),
-            Effect.provideService(Metrics, metrics),
-          ),
-        };
+        return { status: projectionStatus({ store, log, metrics }, () => leaseHeld) };
       }),
     ),
 };

@@ -23,8 +23,7 @@ export type ProjectorWorkerMessage =
   | { readonly type: "started" }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "log"; readonly level: Exclude<LogLevelName, "none">; readonly message: string; readonly fields: Record<string, unknown> }
-  | { readonly type: "progress"; readonly leaseHeld: boolean; readonly records: number; readonly checkpoints: number }
-  | { readonly type: "stopped" };
+  | { readonly type: "progress"; readonly leaseHeld: boolean; readonly records: number; readonly checkpoints: number };
 
 const port = parentPort;
 if (port === null) throw new Error("projectorWorker.ts runs as a worker thread only");
@@ -47,12 +46,10 @@ try {
   port.on("message", (message: { readonly type?: string }) => {
     if (message.type !== "stop") return;
     clearInterval(timer);
+    // The parent waits for this thread's exit, which closing the port allows.
     void report()
       .then(() => projector.close())
-      .finally(() => {
-        post({ type: "stopped" });
-        port.close();
-      });
+      .finally(() => port.close());
   });
 } catch (error) {
   post({ type: "failed", message: error instanceof Error ? error.message : String(error) });

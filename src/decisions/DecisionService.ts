@@ -251,11 +251,12 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             }),
           );
           // Only now, with the decision durable, may anything run.
-          const execute = decision.status === "allowed" && parsed.ok ? parsed.request.execute : undefined;
+          const allowed = decision.status === "allowed" && parsed.ok ? parsed.request : undefined;
+          const execute = allowed?.execute;
           const execution =
-            execute === undefined || !parsed.ok
+            allowed === undefined || execute === undefined
               ? null
-              : yield* executions.execute({ decisionId, decidedRevision: revision, actor, action: parsed.request.action, execute });
+              : yield* executions.execute({ decisionId, decidedRevision: revision, actor, action: allowed.action, execute });
           const view = decisionView(decision, execution);
           const answer: DecisionAnswer = {
             httpStatus: decision.http_status as DecisionAnswer["httpStatus"],
