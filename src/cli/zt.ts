@@ -22,7 +22,7 @@ commands:
         run only the audit projection writer (for several instances sharing one store)
   keys generate --out DIR [--use permit|audit] [--name NAME]
         write an Ed25519 key pair: DIR/NAME.key.json (mode 0600) and DIR/NAME.pub.json
-  permit issue --key FILE --subject S --scope A [--max-notional-usd N] [--max-slippage-bps N]
+  permit issue --key FILE --subject S --scope A [--resource R] [--max-notional-usd N] [--max-slippage-bps N]
         [--protocols a,b] [--ttl SECONDS] [--policy-dir DIR]
         sign a permit offline with a permit-issuer key file and print it as JSON
   anchor deploy
@@ -71,6 +71,7 @@ async function permitIssue(args: string[]): Promise<void> {
     key: { type: "string" },
     subject: { type: "string" },
     scope: { type: "string" },
+    resource: { type: "string" },
     "max-notional-usd": { type: "string" },
     "max-slippage-bps": { type: "string" },
     protocols: { type: "string" },
@@ -92,9 +93,11 @@ async function permitIssue(args: string[]): Promise<void> {
   const protocols = text(values, "protocols");
   if (protocols !== undefined) constraints["protocol_allowlist"] = protocols.split(",").map((p) => p.trim()).filter(Boolean);
   const ttl = number(values, "ttl");
+  const resource = text(values, "resource");
   const checked = checkPermitRequest(bundle.manifest, {
     subject: required(values, "subject"),
     scope: required(values, "scope"),
+    ...(resource === undefined ? {} : { resource }),
     constraints,
     ...(ttl === undefined ? {} : { ttl_seconds: ttl }),
   });

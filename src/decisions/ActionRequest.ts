@@ -10,36 +10,36 @@ import { Permit } from "../permits/Permit.ts";
 
 const MAX_CONTEXT_DEPTH = 8;
 
-/** Why a value cannot be Cedar context, or undefined when it can. */
-function cedarContextProblem(value: unknown, path: string, depth: number): string | undefined {
-  if (depth > MAX_CONTEXT_DEPTH) return `${path}: nested deeper than ${MAX_CONTEXT_DEPTH}`;
-  if (typeof value === "string") return value.isWellFormed() ? undefined : `${path}: a string with a lone surrogate is not text`;
+/** Where and why a value cannot be Cedar context (a path inside `context`, a message without the value), or undefined when it can. */
+function cedarContextProblem(value: unknown, path: ReadonlyArray<PropertyKey>): Schema.FilterIssue | undefined {
+  if (path.length > MAX_CONTEXT_DEPTH) return { path, message: `nested deeper than ${MAX_CONTEXT_DEPTH} levels` };
+  if (typeof value === "string") return value.isWellFormed() ? undefined : { path, message: "a string with a lone surrogate is not text" };
   if (typeof value === "boolean") return undefined;
   if (typeof value === "number") {
-    return Number.isSafeInteger(value) ? undefined : `${path}: Cedar numbers are 64-bit integers; got a fraction or an unsafe integer`;
+    return Number.isSafeInteger(value) ? undefined : { path, message: "Cedar numbers are 64-bit integers; a fraction or an unsafe integer is not one" };
   }
-  if (value === null) return `${path}: null is not a Cedar value`;
+  if (value === null) return { path, message: "null is not a Cedar value" };
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const problem = cedarContextProblem(item, `${path}[${index}]`, depth + 1);
+      const problem = cedarContextProblem(item, [...path, index]);
       if (problem) return problem;
     }
     return undefined;
   }
   if (typeof value === "object") {
     for (const [key, item] of Object.entries(value)) {
-      if (key.startsWith("__")) return `${path}.${key}: keys starting with "__" are reserved by Cedar`;
-      if (!key.isWellFormed()) return `${path}: a key with a lone surrogate is not text`;
-      const problem = cedarContextProblem(item, `${path}.${key}`, depth + 1);
+      if (key.startsWith("__")) return { path: [...path, key], message: 'keys starting with "__" are reserved by Cedar' };
+      if (!key.isWellFormed()) return { path, message: "a key with a lone surrogate is not text" };
+      const problem = cedarContextProblem(item, [...path, key]);
       if (problem) return problem;
     }
     return undefined;
   }
-  return `${path}: not a JSON value`;
+  return { path, message: "not a JSON value" };
 }
 
 export const CedarContext = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-  Schema.filter((context) => cedarContextProblem(context, "context", 0) ?? true),
+  Schema.filter((context) => cedarContextProblem(context, []) ?? true),
 );
 
 /** What the agent intends to do; hashed as `intent_hash`. Known fields are typed, others pass through. */

@@ -260,7 +260,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           const view = decisionView(decision, execution);
           const answer: DecisionAnswer = {
             httpStatus: decision.http_status as DecisionAnswer["httpStatus"],
-            body: problems.length > 0 ? { ...view, errors: problems.map(({ path, message }) => ({ path, message })) } : view,
+            body: problems.length > 0 ? { ...view, errors: problems } : view,
             record: decision,
           };
           return answer;

@@ -6,7 +6,7 @@
  * Order (documented in the README; the first failing check names the reason):
  *   actor_binding, cedar_policy, broker_allowed, image_allowed,
  *   permit_present, permit_issuer, permit_signature, permit_subject, permit_scope,
- *   permit_policy, permit_not_before, permit_expiry, permit_ttl, nonce_unused,
+ *   permit_resource, permit_constraints, permit_policy, permit_not_before, permit_expiry, permit_ttl, nonce_unused,
  *   protocol_allowlist, market_snapshot_fresh, max_notional, max_slippage,
  * then, in the service, the atomic nonce_consumed. A check that does not apply (no
  * execute block, no permit where none is required, a constraint the permit lacks) is
@@ -84,7 +84,7 @@ export function decide(input: DecideInput): Verdict {
     {
       name: "actor_binding",
       run: () =>
-        request.actor === actor ? null : { reason: "actor_mismatch", detail: `token is bound to ${actor}, request names ${request.actor}` },
+        request.actor === actor ? null : { reason: "actor_mismatch", detail: `the token is bound to ${actor}, not to the actor the request names` },
     },
   ];
   const first = runAll(policyStage);
@@ -100,7 +100,7 @@ export function decide(input: DecideInput): Verdict {
     {
       name: "cedar_policy",
       run: () =>
-        answer.allowed ? null : { reason: "policy_denied", detail: `no policy permits ${actor} to ${request.action} on ${request.resource}` },
+        answer.allowed ? null : { reason: "policy_denied", detail: `no policy permits ${actor} this action on this resource` },
     },
   ]);
   if (cedarDenied) return cedarDenied;
@@ -124,10 +124,10 @@ export function decide(input: DecideInput): Verdict {
     // A presented permit is always verified, even where the scope does not require one.
     const facts = input.permitFacts ?? { issuerTrusted: false, signatureValid: false, nonceSeen: true };
     const permitDenied = runAll(
-      permitChecks({ permit, facts, actor, action: request.action, policyId: policy.policyId, permits: manifest.permits, now }),
+      permitChecks({ permit, facts, actor, action: request.action, resource: request.resource, scopeRule, policyId: policy.policyId, permits: manifest.permits, now }),
     );
     if (permitDenied) return permitDenied;
-    const constraints = constraintChecks({ constraints: permit.constraints, intent: request.intent, market: input.market, policy: manifest, now });
+    const constraints = constraintChecks({ constraints: permit.constraints, resource: request.resource, intent: request.intent, market: input.market, policy: manifest, now });
     notional = () => constraints.notionalUsd;
     const constraintDenied = runAll(constraints.checks);
     if (constraintDenied) return constraintDenied;
@@ -154,7 +154,7 @@ export function settleNonce(verdict: Verdict, consumed: boolean): Verdict {
         ...verdict,
         status: "denied",
         reason: "nonce_replay_detected",
-        detail: `nonce ${verdict.nonceToConsume} was consumed by a concurrent request`,
+        detail: "the permit's nonce was consumed by a concurrent request",
         checks,
         nonceToConsume: null,
       };

@@ -5,6 +5,7 @@
 // Number objects and call toJSON — each a way for two different values to share one
 // signature.
 import canonicalize from "canonicalize";
+import { withKey } from "./jsonPath.ts";
 
 export type JcsResult =
   | { readonly ok: true; readonly text: string }
@@ -12,9 +13,6 @@ export type JcsResult =
 
 /** Containers nested deeper than this are refused; the root container is depth 1. */
 export const JCS_MAX_DEPTH = 64;
-
-// Keys come from hostile input; cap how much of one we echo into a reason.
-const MAX_KEY_IN_PATH = 64;
 
 type Refusal = { readonly ok: false; readonly reason: string };
 
@@ -24,14 +22,6 @@ const refuse = (path: string, what: string): Refusal => ({ ok: false, reason: `$
 // ES2023, so it is typed here rather than widening the whole project's lib.
 const isWellFormed = (text: string): boolean =>
   (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
-
-function childPath(path: string, key: string): string {
-  const shown = key.length > MAX_KEY_IN_PATH ? `${key.slice(0, MAX_KEY_IN_PATH)}...` : key;
-  // JSON.stringify escapes lone surrogates, so the reason itself stays well formed.
-  return IDENTIFIER.test(shown) ? `${path}.${shown}` : `${path}[${JSON.stringify(shown)}]`;
-}
 
 function describe(value: object): string {
   if (Array.isArray(value)) return "array with a non-standard prototype";
@@ -90,7 +80,7 @@ function copyJson(value: unknown, path: string, depth: number, ancestors: Set<ob
   const copy: unknown[] | Record<string, unknown> = isArray ? [] : Object.create(null);
   ancestors.add(container);
   for (const key of keys) {
-    const at = isArray ? `${path}[${key}]` : childPath(path, key);
+    const at = isArray ? `${path}[${key}]` : withKey(path, key);
     if (!isWellFormed(key)) return refuse(at, "object key contains a lone surrogate");
     const descriptor = Object.getOwnPropertyDescriptor(container, key);
     if (descriptor === undefined) return refuse(at, "array has a hole");

@@ -1,8 +1,9 @@
 /**
  * `PUT /market/snapshot` (operator): replace the trusted market snapshot.
  */
-import { Effect, Either, ParseResult, Schema } from "effect";
+import { Effect, Either, Schema } from "effect";
 import { Hono } from "hono";
+import { schemaProblems } from "../kernel/schemaProblems.ts";
 import { requireOperator, type AppEnv } from "../http/auth.ts";
 import type { RunEffect } from "../http/AppRuntime.ts";
 import { readJsonBody } from "../http/readJsonBody.ts";
@@ -13,11 +14,10 @@ export function marketRoutes(run: RunEffect) {
   const app = new Hono<AppEnv>();
   app.put("/market/snapshot", requireOperator, async (c) => {
     const body = await readJsonBody(c.req.raw);
-    if (!body.ok) return c.json({ error: body.reason, message: body.message }, body.status);
+    if (!body.ok) return c.json({ error: body.reason, reason: body.reason, message: body.message, errors: body.errors }, body.status);
     const decoded = Schema.decodeUnknownEither(MarketSnapshot)(body.json, { errors: "all", onExcessProperty: "error" });
     if (Either.isLeft(decoded)) {
-      const errors = ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) => ({ path: ["$", ...i.path].join("."), message: i.message }));
-      return c.json({ error: "malformed_request", message: "not a market snapshot {as_of, prices}", errors }, 400);
+      return c.json({ error: "malformed_request", reason: "malformed_request", message: "not a market snapshot {as_of, prices}", errors: schemaProblems(decoded.left) }, 400);
     }
     const replaced = await run(Effect.flatMap(MarketSnapshots, (markets) => markets.replace(decoded.right, "operator")).pipe(Effect.either));
     if (Either.isLeft(replaced)) return c.json({ error: "audit_unavailable", message: "the snapshot could not be recorded" }, 503);

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect";
 import { isUuidV4 } from "../kernel/ids.ts";
-import { Identifier, NonNegativeInt, Rfc3339Utc } from "../kernel/schemas.ts";
+import { Identifier, identifier, NonNegativeInt, Rfc3339Utc } from "../kernel/schemas.ts";
 
 export const PermitConstraints = Schema.Struct({
   max_notional_usd: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
@@ -14,11 +14,26 @@ export const PermitConstraints = Schema.Struct({
 });
 export type PermitConstraints = typeof PermitConstraints.Type;
 
+/**
+ * The resource a permit is bound to: exactly one resource, or every resource that starts
+ * with the text before a single trailing `*` (`solana:mainnet/*`).
+ */
+export const ResourcePattern = identifier(1024).pipe(
+  Schema.filter((pattern) => !pattern.slice(0, -1).includes("*"), { message: () => "must be a resource, or a prefix followed by a single trailing *" }),
+);
+
+/** Whether `pattern` (a permit's `resource`) covers `resource`. */
+export function resourceMatches(pattern: string, resource: string): boolean {
+  return pattern.endsWith("*") ? resource.startsWith(pattern.slice(0, -1)) : resource === pattern;
+}
+
 /** The signed fields, in the form whose JCS is signed. */
 export const UnsignedPermit = Schema.Struct({
   permit_id: Identifier,
   subject: Identifier,
   scope: Identifier,
+  /** The resource (or resource prefix) the permit is for; absent: any resource the policy allows. */
+  resource: Schema.optional(ResourcePattern),
   policy_id: Identifier,
   constraints: PermitConstraints,
   issued_at: Rfc3339Utc,

@@ -4,9 +4,9 @@
  * other the event store) and passed in, so the order and the verdicts stay here.
  */
 import { parseRfc3339Utc } from "../kernel/timestamp.ts";
-import type { PolicyManifest } from "../policy/PolicyManifest.ts";
+import type { PermitScopeRule, PolicyManifest } from "../policy/PolicyManifest.ts";
 import type { Check } from "../decisions/Check.ts";
-import type { Permit } from "./Permit.ts";
+import { resourceMatches, type Permit } from "./Permit.ts";
 
 export interface PermitFacts {
   /** The permit's key_id names a trusted permit-issuer key. */
@@ -22,6 +22,9 @@ export interface PermitCheckInput {
   readonly facts: PermitFacts;
   readonly actor: string;
   readonly action: string;
+  readonly resource: string;
+  /** The manifest's rule for the requested action, if it has one. */
+  readonly scopeRule: PermitScopeRule | undefined;
   readonly policyId: string;
   readonly permits: PolicyManifest["permits"];
   readonly now: number;
@@ -37,7 +40,7 @@ export function permitChecks(input: PermitCheckInput): ReadonlyArray<Check> {
   return [
     {
       name: "permit_issuer",
-      run: () => (facts.issuerTrusted ? null : { reason: "unknown_issuer", detail: `key_id ${permit.key_id} is not a trusted permit issuer` }),
+      run: () => (facts.issuerTrusted ? null : { reason: "unknown_issuer", detail: "the permit's key_id is not a trusted permit issuer" }),
     },
     {
       name: "permit_signature",
@@ -45,16 +48,34 @@ export function permitChecks(input: PermitCheckInput): ReadonlyArray<Check> {
     },
     {
       name: "permit_subject",
-      run: () => (permit.subject === input.actor ? null : { reason: "subject_mismatch", detail: `permit subject ${permit.subject} is not ${input.actor}` }),
+      run: () => (permit.subject === input.actor ? null : { reason: "subject_mismatch", detail: `the permit was issued to another subject than ${input.actor}` }),
     },
     {
       name: "permit_scope",
-      run: () => (permit.scope === input.action ? null : { reason: "scope_mismatch", detail: `permit scope ${permit.scope} is not ${input.action}` }),
+      run: () => (permit.scope === input.action ? null : { reason: "scope_mismatch", detail: `the permit's scope is not ${input.action}` }),
+    },
+    {
+      name: "permit_resource",
+      run: () => {
+        if (permit.resource === undefined) {
+          return input.scopeRule?.require_resource === true
+            ? { reason: "permit_constraint_missing", detail: `the policy requires every ${input.action} permit to name its resource` }
+            : null;
+        }
+        return resourceMatches(permit.resource, input.resource) ? null : { reason: "scope_mismatch", detail: `the permit is bound to ${permit.resource}, which does not cover the requested resource` };
+      },
+    },
+    {
+      name: "permit_constraints",
+      run: () => {
+        const missing = (input.scopeRule?.required_constraints ?? []).filter((name) => permit.constraints[name] === undefined);
+        return missing.length === 0 ? null : { reason: "permit_constraint_missing", detail: `the policy requires ${missing.join(", ")} on every ${input.action} permit` };
+      },
     },
     {
       name: "permit_policy",
       run: () =>
-        permit.policy_id === input.policyId ? null : { reason: "policy_mismatch", detail: `permit policy ${permit.policy_id} is not the active ${input.policyId}` },
+        permit.policy_id === input.policyId ? null : { reason: "policy_mismatch", detail: `the permit names another policy than the active ${input.policyId}` },
     },
     {
       name: "permit_not_before",
@@ -76,7 +97,7 @@ export function permitChecks(input: PermitCheckInput): ReadonlyArray<Check> {
     },
     {
       name: "nonce_unused",
-      run: () => (facts.nonceSeen ? { reason: "nonce_replay_detected", detail: `nonce ${permit.nonce} was already consumed` } : null),
+      run: () => (facts.nonceSeen ? { reason: "nonce_replay_detected", detail: "the permit's nonce was already consumed" } : null),
     },
   ];
 }

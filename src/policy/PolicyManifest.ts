@@ -12,12 +12,27 @@ export type PermitConstraintName = (typeof PERMIT_CONSTRAINT_NAMES)[number];
 const Name = Schema.String.pipe(Schema.minLength(1), Schema.maxLength(256));
 const PositiveSeconds = Schema.Int.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(86_400));
 
+const ConstraintName = Schema.Literal(...PERMIT_CONSTRAINT_NAMES);
+
 export const PermitScopeRule = Schema.Struct({
   /** A request for this action without a permit is denied with `permit_required`. */
   required: Schema.Boolean,
   /** Constraint names a permit for this scope may carry. */
-  constraints: Schema.Array(Schema.Literal(...PERMIT_CONSTRAINT_NAMES)),
-});
+  constraints: Schema.Array(ConstraintName),
+  /**
+   * Constraints every permit for this scope must carry: one without them is refused at
+   * issue (400) and at use (`permit_constraint_missing`), so a permit with `constraints: {}`
+   * cannot allow a swap of any size.
+   */
+  required_constraints: Schema.optionalWith(Schema.Array(ConstraintName), { default: () => [] }),
+  /** Every permit for this scope must name the resource it is for (exact, or a prefix ending in `*`). */
+  require_resource: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+}).pipe(
+  Schema.filter((rule) => {
+    const unknown = rule.required_constraints.findIndex((name) => !rule.constraints.includes(name));
+    return unknown < 0 || { path: ["required_constraints", unknown], message: "a required constraint must also be listed in constraints" };
+  }),
+);
 export type PermitScopeRule = typeof PermitScopeRule.Type;
 
 /**

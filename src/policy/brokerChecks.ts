@@ -46,7 +46,7 @@ export function brokerChecks(
     {
       name: "broker_allowed",
       run: () => {
-        if (rule === undefined) return { reason: "broker_not_allowed", detail: `${actor} may not run ${action} through broker ${execute.broker}` };
+        if (rule === undefined) return { reason: "broker_not_allowed", detail: `${actor} may not run ${action} through this broker` };
         if (execute.network === true && rule.network !== true) {
           return { reason: "broker_not_allowed", detail: `network access is not allowed for ${action} through ${execute.broker}` };
         }
@@ -64,7 +64,7 @@ export function brokerChecks(
       run: () =>
         allowedImage(rule, execute.image) !== undefined
           ? null
-          : { reason: "image_not_allowed", detail: `image ${execute.image ?? "(missing)"} is not allowed for ${action}` },
+          : { reason: "image_not_allowed", detail: execute.image === undefined ? `a docker run of ${action} needs an image from the policy's allowlist` : `the image is not on the policy's allowlist for ${action}` },
     });
   }
   return checks;

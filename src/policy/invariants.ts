@@ -14,6 +14,8 @@ import type { PolicyManifest } from "./PolicyManifest.ts";
 
 export interface ConstraintCheckInput {
   readonly constraints: PermitConstraints;
+  /** The requested resource, e.g. `solana:mainnet/jupiter`. */
+  readonly resource: string;
   readonly intent: Intent | undefined;
   readonly market: MarketSnapshot | undefined;
   readonly policy: Pick<PolicyManifest, "market" | "permits">;
@@ -34,10 +36,20 @@ export function notionalOf(intent: Intent | undefined, market: MarketSnapshot | 
   if (asset === undefined) return { reason: "market_price_unknown", detail: "intent.asset is missing" };
   const price = market && Object.hasOwn(market.prices, asset) ? market.prices[asset] : undefined;
   const priceDecimal = price === undefined ? undefined : decimalFromNumber(price);
-  if (priceDecimal === undefined) return { reason: "market_price_unknown", detail: `no trusted price for ${asset}` };
+  if (priceDecimal === undefined) return { reason: "market_price_unknown", detail: "the trusted snapshot has no price for the intent's asset" };
   const amount = amountOf(intent);
   if (amount === undefined) return { reason: "max_notional_exceeded", detail: "intent.amount is missing, so the notional is unbounded" };
   return { usd: multiplyDecimals(amount, priceDecimal) };
+}
+
+/**
+ * The protocol a resource names: the path segment after the chain, `jupiter` in
+ * `solana:mainnet/jupiter` (and in `solana:mainnet/jupiter/v6`); undefined when the
+ * resource has no such segment.
+ */
+export function resourceProtocol(resource: string): string | undefined {
+  const segment = resource.split("/", 2)[1];
+  return segment === undefined || segment === "" ? undefined : segment;
 }
 
 function snapshotFreshness(input: ConstraintCheckInput): CheckFailure | null {
@@ -46,10 +58,10 @@ function snapshotFreshness(input: ConstraintCheckInput): CheckFailure | null {
   const asOf = parseRfc3339Utc(market.as_of) ?? Number.NaN;
   const maxAge = input.policy.market.max_age_seconds;
   if (asOf > now + input.policy.permits.clock_skew_seconds * 1000) {
-    return { reason: "market_snapshot_stale", detail: `snapshot as_of ${market.as_of} is in the future` };
+    return { reason: "market_snapshot_stale", detail: `the snapshot's as_of ${market.as_of} is in the future` };
   }
   if (!(now - asOf <= maxAge * 1000)) {
-    return { reason: "market_snapshot_stale", detail: `snapshot as_of ${market.as_of} is older than ${maxAge}s` };
+    return { reason: "market_snapshot_stale", detail: `the snapshot's as_of ${market.as_of} is older than ${maxAge}s` };
   }
   return null;
 }
@@ -63,14 +75,20 @@ export function constraintChecks(input: ConstraintCheckInput): { checks: Readonl
   const checks: Check[] = [];
   let notionalUsd: string | null = null;
 
+  // The agent's claim (intent.protocol) and what the resource names must agree and both
+  // be allowed: the policy decided on the resource, an executor may act on either.
   const allowlist = constraints.protocol_allowlist;
   if (allowlist !== undefined) {
     checks.push({
       name: "protocol_allowlist",
-      run: () =>
-        intent?.protocol !== undefined && allowlist.includes(intent.protocol)
-          ? null
-          : { reason: "protocol_not_allowed", detail: `protocol ${intent?.protocol ?? "(missing)"} is not in the permit's allowlist` },
+      run: () => {
+        const named = resourceProtocol(input.resource);
+        if (named === undefined) return { reason: "protocol_not_allowed", detail: "the resource names no protocol (<chain>/<protocol>)" };
+        if (!allowlist.includes(named)) return { reason: "protocol_not_allowed", detail: "the resource's protocol is not in the permit's allowlist" };
+        if (intent?.protocol === undefined) return { reason: "protocol_not_allowed", detail: "intent.protocol is missing" };
+        if (intent.protocol !== named) return { reason: "protocol_not_allowed", detail: "the intent's protocol is not the protocol the resource names" };
+        return null;
+      },
     });
   }
 
@@ -99,7 +117,7 @@ export function constraintChecks(input: ConstraintCheckInput): { checks: Readonl
       run: () =>
         intent?.slippage_bps !== undefined && intent.slippage_bps <= maxSlippage
           ? null
-          : { reason: "max_slippage_exceeded", detail: `slippage ${intent?.slippage_bps ?? "(missing)"} bps exceeds ${maxSlippage} bps` },
+          : { reason: "max_slippage_exceeded", detail: intent?.slippage_bps === undefined ? "intent.slippage_bps is missing" : `the intent's slippage exceeds ${maxSlippage} bps` },
     });
   }
 

@@ -60,6 +60,8 @@ const FULL_ORDER = [
   "permit_signature",
   "permit_subject",
   "permit_scope",
+  "permit_resource",
+  "permit_constraints",
   "permit_policy",
   "permit_not_before",
   "permit_expiry",
@@ -108,6 +110,14 @@ describe("decide", () => {
     ["lives too long", { request: swap({ permit: { ...PERMIT, expires_at: "2026-02-23T18:46:01Z" } }) }, "permit_ttl_too_long", "permit_ttl"],
     ["nonce already consumed", { permitFacts: { ...GOOD_FACTS, nonceSeen: true } }, "nonce_replay_detected", "nonce_unused"],
     ["protocol not on the list", { request: swap({ intent: { protocol: "raydium", asset: "SOL", amount: "1", slippage_bps: 1 } }) }, "protocol_not_allowed", "protocol_allowlist"],
+    // The agent's claim alone is not enough: the resource names the protocol the swap is on.
+    ["resource on a protocol not on the list, intent claiming one that is", { request: swap({ resource: "solana:mainnet/raydium" }) }, "protocol_not_allowed", "protocol_allowlist"],
+    ["resource and intent naming different allowed protocols", { request: swap({ resource: "solana:mainnet/orca" }) }, "protocol_not_allowed", "protocol_allowlist"],
+    ["resource naming no protocol", { request: swap({ resource: "solana:mainnet/" }) }, "protocol_not_allowed", "protocol_allowlist"],
+    ["permit bound to another resource", { request: swap({ permit: { ...PERMIT, resource: "solana:mainnet/orca" } }) }, "scope_mismatch", "permit_resource"],
+    ["permit bound to another resource prefix", { request: swap({ permit: { ...PERMIT, resource: "solana:devnet/*" } }) }, "scope_mismatch", "permit_resource"],
+    ["permit without a constraint the policy requires", { request: swap({ permit: { ...PERMIT, constraints: { max_slippage_bps: 40, protocol_allowlist: ["jupiter"] } } }) }, "permit_constraint_missing", "permit_constraints"],
+    ["permit with no constraints at all", { request: swap({ permit: { ...PERMIT, constraints: {} } }) }, "permit_constraint_missing", "permit_constraints"],
     ["no snapshot", { market: undefined }, "market_snapshot_stale", "market_snapshot_fresh"],
     ["old snapshot", { market: { ...SNAPSHOT, as_of: "2026-02-23T18:39:00Z" } }, "market_snapshot_stale", "market_snapshot_fresh"],
     ["snapshot from the future", { market: { ...SNAPSHOT, as_of: "2026-02-23T18:45:00Z" } }, "market_snapshot_stale", "market_snapshot_fresh"],
@@ -117,6 +127,14 @@ describe("decide", () => {
     ["slippage over the limit", { request: swap({ intent: { protocol: "jupiter", asset: "SOL", amount: "1", slippage_bps: 41 } }) }, "max_slippage_exceeded", "max_slippage"],
     ["no slippage", { request: swap({ intent: { protocol: "jupiter", asset: "SOL", amount: "1" } }) }, "max_slippage_exceeded", "max_slippage"],
   ];
+  test("a permit bound to the resource, exactly or by a trailing * prefix, allows it", () => {
+    for (const resource of ["solana:mainnet/jupiter", "solana:mainnet/*", "solana:mainnet/jup*", "*"]) {
+      const verdict = decide(given({ request: swap({ permit: { ...PERMIT, resource } }) }));
+      assert.equal(verdict.status, "allowed", resource);
+      assert.deepEqual(verdict.checks.find((c) => c.name === "permit_resource"), { name: "permit_resource", ok: true });
+    }
+  });
+
   for (const [when, overrides, reason, lastCheck] of denials) {
     test(`${when} -> ${reason}, stopping at ${lastCheck}`, () => {
       const verdict = decide(given(overrides));

@@ -56,6 +56,8 @@ const ALLOWED_SWAP_CHECKS = [
   "permit_signature",
   "permit_subject",
   "permit_scope",
+  "permit_resource",
+  "permit_constraints",
   "permit_policy",
   "permit_not_before",
   "permit_expiry",

@@ -30,6 +30,8 @@ export const CONTRACT_DENY_STATUS: Readonly<Record<string, number>> = {
   market_price_unknown: 403,
   broker_not_allowed: 403,
   image_not_allowed: 403,
+  // Contract section 7 (v2).
+  permit_constraint_missing: 403,
   audit_unavailable: 503,
   policy_unavailable: 503,
 };

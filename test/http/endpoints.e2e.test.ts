@@ -75,15 +75,30 @@ describe("POST /permits", () => {
   });
 
   test("each permit has its own id and nonce, and a default TTL within the policy maximum", async () => {
-    const first = await postPermit(h, { subject: "agent:desk-7", scope: "swap.execute" });
-    const second = await postPermit(h, { subject: "agent:desk-7", scope: "swap.execute" });
+    const first = await postPermit(h, { subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS });
+    const second = await postPermit(h, { subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS });
     assert.equal(first.status, 201);
     assert.equal(second.status, 201);
     assert.notEqual(first.json.permit_id, second.json.permit_id);
     assert.notEqual(first.json.nonce, second.json.nonce);
     const ttl = Date.parse(first.json.expires_at) - Date.parse(first.json.issued_at);
     assert.ok(ttl > 0 && ttl <= 300_000, `default ttl ${ttl}`);
-    assert.deepEqual(first.json.constraints, {});
+    assert.deepEqual(first.json.constraints, SEED_CONSTRAINTS);
+    assert.equal(first.json.resource, undefined, "no resource binding unless asked for");
+  });
+
+  test("a permit bound to a resource carries it, signed, and allows only what it covers", async () => {
+    await h.putSnapshot({ SOL: 142.1 });
+    const exact = await postPermit(h, { ...SWAP_PERMIT_REQUEST, resource: "solana:mainnet/jupiter" });
+    assert.equal(exact.status, 201, exact.text);
+    assert.equal(exact.json.resource, "solana:mainnet/jupiter");
+    assertDenied(await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ resource: "solana:mainnet/orca", intent: { protocol: "orca", asset: "SOL", amount: "1", slippage_bps: 30 }, permit: exact.json }) }), "scope_mismatch", "permit_resource");
+    assertAllowed(await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ permit: exact.json }) }));
+    // The binding is signed: widening it breaks the signature.
+    const widened = await postPermit(h, { ...SWAP_PERMIT_REQUEST, resource: "solana:mainnet/jupiter" });
+    assertDenied(await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ permit: { ...widened.json, resource: "solana:mainnet/*" } }) }), "invalid_signature", "permit_signature");
+    const prefix = await postPermit(h, { ...SWAP_PERMIT_REQUEST, resource: "solana:mainnet/*" });
+    assertAllowed(await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ resource: "solana:mainnet/orca", intent: { protocol: "orca", asset: "SOL", amount: "1", slippage_bps: 30 }, permit: prefix.json }) }));
   });
 
   test("400 with a reason for what the policy could never honour", async () => {
@@ -92,8 +107,14 @@ describe("POST /permits", () => {
       [{ subject: "agent:desk-7", scope: "nuke.everything" }, "unknown_scope"],
       [{ subject: "agent:desk-7", scope: "constructor" }, "unknown_scope"],
       [{ subject: "agent:desk-7", scope: "swap.execute", constraints: { max_leverage: 5 } }, "unknown_constraint"],
-      [{ subject: "agent:desk-7", scope: "swap.execute", ttl_seconds: 301 }, "permit_ttl_too_long"],
-      [{ subject: "agent:desk-7", scope: "swap.execute", ttl_seconds: 3600 }, "permit_ttl_too_long"],
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, ttl_seconds: 301 }, "permit_ttl_too_long"],
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, ttl_seconds: 3600 }, "permit_ttl_too_long"],
+      // The example policy requires all three swap constraints: a permit without one would allow any size.
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: {} }, "permit_constraint_missing"],
+      [{ subject: "agent:desk-7", scope: "swap.execute" }, "permit_constraint_missing"],
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: { max_slippage_bps: 40, protocol_allowlist: ["jupiter"] } }, "permit_constraint_missing"],
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, resource: "solana:*/jupiter" }, "malformed_request"],
+      [{ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, resource: "" }, "malformed_request"],
       [{ scope: "swap.execute" }, "malformed_request"],
       [{ subject: "agent:desk-7", scope: "swap.execute", ttl_seconds: -5 }, "malformed_request"],
       [{ subject: "agent:desk-7", scope: "swap.execute", ttl_seconds: 1.5 }, "malformed_request"],
@@ -115,7 +136,8 @@ describe("POST /permits", () => {
       body: '{"subject":"agent:desk-7","scope":"swap.execute","constraints":{"__proto__":{"max_notional_usd":1,"max_leverage":9}}}',
     });
     assert.equal(hidden.status, 400, hidden.text);
-    assert.equal(hidden.json.reason, "unknown_constraint");
+    assert.equal(hidden.json.reason, "malformed_request");
+    assert.deepEqual(hidden.json.errors, [{ path: "$.constraints.__proto__", kind: "forbidden_key", message: 'the key "__proto__" is not accepted' }]);
     const notJson = await h.request("POST", "/permits", { token: h.tokens.operator, body: "{\"subject\":" });
     assert.equal(notJson.status, 400);
     assert.equal(notJson.json.reason, "malformed_request");

@@ -15,7 +15,8 @@ import { Effect } from "effect";
 import fc from "fast-check";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
 import { EventStore, type RecordedEvent } from "../../src/events/EventStore.ts";
-import { randomSeed, signingKeyFromSeed } from "../../src/identity/KeyFile.ts";
+import { join } from "node:path";
+import { randomSeed, readSigningKey, signingKeyFromSeed } from "../../src/identity/KeyFile.ts";
 import type { Permit } from "../../src/permits/Permit.ts";
 import { signPermit } from "../../src/permits/issuePermit.ts";
 import { makeHarness, SEED_CONSTRAINTS, type Harness, type Reply } from "../support/harness.ts";
@@ -25,6 +26,7 @@ const SEED = Number(process.env["ZT_PROPERTY_SEED"] ?? 20260223);
 const MAX_BODY = 64 * 1024;
 const PRICES: Record<string, number> = { SOL: 142.1, USDC: 1 };
 const NONCE_CONSUMED = "NonceConsumed.v1";
+const REQUIRED_SWAP_CONSTRAINTS = ["max_notional_usd", "max_slippage_bps", "protocol_allowlist"] as const;
 
 // --- the model of what may be allowed ---------------------------------------------------
 
@@ -80,7 +82,10 @@ function mustNotBeAllowed(world: World, role: Role, request: Record<string, any>
     if (execute !== undefined) return "no broker rule for swaps";
     if (permit === undefined) return "swap without a permit";
     const constraints = world.issued.get(permit["permit_id"])?.constraints ?? {};
-    if (constraints.protocol_allowlist !== undefined && !constraints.protocol_allowlist.includes(intent?.protocol)) return "protocol not allowed";
+    if (REQUIRED_SWAP_CONSTRAINTS.some((name) => constraints[name] === undefined)) return "the permit lacks a constraint the policy requires";
+    const resourceProtocol = resource.split("/")[1];
+    if (!constraints.protocol_allowlist!.includes(resourceProtocol!)) return "the resource's protocol is not allowed";
+    if (intent?.protocol !== resourceProtocol) return "the intent names another protocol than the resource";
     if (constraints.max_slippage_bps !== undefined && !(Number.isInteger(intent?.slippage_bps) && intent.slippage_bps <= constraints.max_slippage_bps)) {
       return "slippage over the limit or missing";
     }
@@ -130,8 +135,8 @@ async function eventsSince(world: World): Promise<RecordedEvent[]> {
   }
 }
 
-/** Every invariant of one call; updates the spent nonces. */
-async function checkCall(world: World, role: Role, bytes: Uint8Array, reply: Reply): Promise<void> {
+/** Every invariant of one call; updates the spent nonces. `malformedBecause`: the body breaks a rule the client knows of (a duplicate key). */
+async function checkCall(world: World, role: Role, bytes: Uint8Array, reply: Reply, malformedBecause?: string): Promise<void> {
   const events = await eventsSince(world);
   const decided = events.filter((e) => e.type === ACTION_DECIDED);
   const consumed = events.filter((e) => e.type === NONCE_CONSUMED);
@@ -179,6 +184,10 @@ async function checkCall(world: World, role: Role, bytes: Uint8Array, reply: Rep
   }
   if (!view.ok) {
     assert.equal(body["reason"], "malformed_request", "not UTF-8 JSON, or JSON that JCS cannot represent");
+    return;
+  }
+  if (malformedBecause !== undefined) {
+    assert.equal(body["reason"], "malformed_request", malformedBecause);
     return;
   }
   if (body["reason"] === "malformed_request") return;
@@ -315,7 +324,10 @@ const objectMutation: fc.Arbitrary<ObjectMutation> = fc.oneof(
   fc.record({
     kind: fc.constant("top" as const),
     field: fc.constantFrom("actor" as const, "action" as const, "resource" as const),
-    value: fc.oneof(fc.constantFrom("agent:desk-7", "agent:ops-1", "swap.execute", "quote.read", "shell.exec", "solana:mainnet/", "solana:devnet/x", "host:sandbox", "host:prod"), fc.string({ maxLength: 12 })),
+    value: fc.oneof(
+      fc.constantFrom("agent:desk-7", "agent:ops-1", "swap.execute", "quote.read", "shell.exec", "solana:mainnet/", "solana:mainnet/raydium", "solana:mainnet/uniswap", "solana:mainnet/jupiter/v6", "solana:devnet/x", "host:sandbox", "host:prod"),
+      fc.string({ maxLength: 12 }),
+    ),
   }),
   fc.record({
     kind: fc.constant("execute" as const),
@@ -506,10 +518,25 @@ async function permitFor(world: World, choice: PermitChoice, reuseIndex: number)
   switch (choice) {
     case "none":
       return undefined;
-    case "fresh":
+    case "fresh": {
+      const permit = await world.h.issuePermit({ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, ttl_seconds: 120 });
+      world.issued.set(permit.permit_id, permit);
+      return permit;
+    }
     case "freshPartial": {
-      const constraints = choice === "fresh" ? SEED_CONSTRAINTS : { max_slippage_bps: 40 };
-      const permit = await world.h.issuePermit({ subject: "agent:desk-7", scope: "swap.execute", constraints, ttl_seconds: 120 });
+      // The service refuses to issue a permit without the constraints its policy requires,
+      // so this one is signed with the service's own issuer key, as a leaked key could sign it.
+      const permit = signPermit({
+        subject: "agent:desk-7",
+        scope: "swap.execute",
+        policyId: "policy_mainnet_v1",
+        constraints: { max_slippage_bps: 40 },
+        now: Date.now(),
+        ttlSeconds: 60,
+        permitId: `permit_partial_${randomUUID()}`,
+        nonce: randomUUID(),
+        key: readSigningKey(join(world.h.dataDir, "keys", "issuer.key.json")),
+      });
       world.issued.set(permit.permit_id, permit);
       return permit;
     }
@@ -544,7 +571,7 @@ async function runPlan(world: World, p: Plan): Promise<Reply> {
   const role = p.role === "own" ? OWN_ROLE[p.base] : p.role;
   await eventsSince(world); // start from here: permits and snapshots above are not this call's events
   const reply = await send(world, role, bytes);
-  await checkCall(world, role, bytes, reply);
+  await checkCall(world, role, bytes, reply, p.textMutation?.kind === "duplicateKey" ? "a key appears twice in the body" : undefined);
   return reply;
 }
 
