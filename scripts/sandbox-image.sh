@@ -3,6 +3,10 @@
 # policy allows, from Debian's busybox-static, with `docker import` (nothing is pulled from
 # a registry). The rootfs holds busybox and its applet links in /bin, an /etc/passwd that
 # names uid 65534 (the broker's user), and empty /tmp (a tmpfs at run time).
+#
+# The image id it built is pinned in the policy bundle's images.lock.json (ZT_POLICY_DIR,
+# else ./policies): the policy runs that exact image, never whatever is tagged with its
+# name later. Rebuilding changes the id, and so the bundle's policy_hash.
 set -euo pipefail
 
 IMAGE="${1:-zt-busybox:local}"
@@ -34,4 +38,14 @@ chmod 1777 "$root/tmp"
 
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$root" -c . \
   | docker import --change 'ENV PATH=/bin' --message 'zt-infra sandbox image (busybox-static)' - "$IMAGE" >/dev/null
-echo "sandbox:image: built $IMAGE ($(docker image inspect --format '{{.Id}}' "$IMAGE")) from $BUSYBOX"
+ID=$(docker image inspect --format '{{.Id}}' "$IMAGE")
+LOCK="${ZT_POLICY_DIR:-./policies}/images.lock.json"
+node -e '
+  const [file, image, id] = process.argv.slice(1);
+  const fs = require("node:fs");
+  const lock = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+  lock[image] = id;
+  const sorted = Object.fromEntries(Object.entries(lock).sort(([a], [b]) => (a < b ? -1 : 1)));
+  fs.writeFileSync(file, JSON.stringify(sorted, null, 2) + "\n");
+' "$LOCK" "$IMAGE" "$ID"
+echo "sandbox:image: built $IMAGE ($ID) from $BUSYBOX; pinned in $LOCK"

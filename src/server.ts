@@ -21,6 +21,7 @@ import { Brokers } from "./execution/Broker.ts";
 import { makeBwrapBroker } from "./execution/bwrap/BwrapBroker.ts";
 import { makeDockerBroker } from "./execution/docker/DockerBroker.ts";
 import { ExecutionService } from "./execution/ExecutionService.ts";
+import { acquireProcessLease } from "./execution/ProcessLease.ts";
 import { makeNonoBroker } from "./execution/nono/NonoBroker.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
 import type { DataDirectory } from "./identity/DataDirectory.ts";
@@ -179,11 +180,17 @@ export function dockerOwner(dataDir: string): string {
 /**
  * Every broker of this build. Each answers `unavailable` where its tool is missing. Docker
  * containers are labelled with this control plane (host and data directory) and this
- * process, so a restart reaps exactly what an earlier process of the same one left.
+ * process (its lease id and pid), so reaping ends exactly the runs of processes that are
+ * gone, never those of another live instance sharing the data directory.
  */
 export function brokersLayer(config: ServiceConfig): Layer.Layer<Brokers> {
-  const identity = { owner: dockerOwner(config.dataDir), process: crypto.randomUUID() };
-  return Brokers.layer(makeDockerBroker({ endpoint: config.docker, identity }), makeBwrapBroker(), makeNonoBroker());
+  return Layer.scoped(
+    Brokers,
+    Effect.map(acquireProcessLease(config.dataDir), (lease) => {
+      const identity = { owner: dockerOwner(config.dataDir), process: lease.self.id, pid: lease.self.pid };
+      return Brokers.registry(makeDockerBroker({ endpoint: config.docker, identity, isGone: lease.isGone }), makeBwrapBroker(), makeNonoBroker());
+    }),
+  );
 }
 
 export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {

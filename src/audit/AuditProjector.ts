@@ -4,8 +4,14 @@
  * with the head check, so a crash or a restart leaves no gap and no duplicate) and
  * seals a checkpoint after `checkpointRecords` new records or `checkpointMs`, whichever
  * comes first. Exactly one writer runs per store: others wait for the lease.
+ *
+ * Nothing an event holds can stop it (contract section 7): hashing is total (an event
+ * that cannot be canonicalised is chained with a stand-in hash and logged, and `zt audit
+ * verify` fails there), and the writer is supervised: any failure or defect is logged,
+ * the writer is restarted after a backoff (1 s doubling to 30 s, reset by progress), and
+ * its state reads `restarting` meanwhile, which `/readyz` answers with 503.
  */
-import { Clock, Context, Duration, Effect, Fiber, Layer, Schedule, Stream } from "effect";
+import { Cause, Clock, Context, Duration, Effect, Fiber, Layer, Schedule, Stream } from "effect";
 import { EventStore, type EventStoreError, type EventStoreShape, type JsonObject, type RecordedEvent } from "../events/EventStore.ts";
 import { formatRfc3339Millis } from "../kernel/timestamp.ts";
 import { Ids } from "../platform/Ids.ts";
@@ -35,6 +41,15 @@ export interface AuditProjectorOptions {
   readonly leaseTtlMs?: number;
 }
 
+/**
+ * What the writer is doing: `starting` (before its first lease attempt), `standby`
+ * (another instance holds the lease and writes), `running` (it holds the lease and
+ * projects), `restarting` (it failed and waits to start again; `reason` says why).
+ */
+export type WriterState =
+  | { readonly state: "starting" | "standby" | "running" }
+  | { readonly state: "restarting"; readonly reason: string; readonly since: string; readonly failures: number };
+
 export interface ProjectionStatus {
   /** Global position of the last projected event (0 before the first). */
   readonly projectedPosition: number;
@@ -42,6 +57,17 @@ export interface ProjectionStatus {
   /** Events in the store not yet projected (counted up to 10000). */
   readonly lag: number;
   readonly leaseHeld: boolean;
+  readonly writer: WriterState;
+}
+
+/** Whether a writer in this state keeps the audit trail going (or another instance does). */
+export function writerHealthy(writer: WriterState): boolean {
+  return writer.state !== "restarting";
+}
+
+/** How long the writer waits before its `failures`-th restart: 1 s doubling, capped at 30 s. */
+export function writerRestartDelayMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.min(Math.max(failures - 1, 0), 5));
 }
 
 export interface AuditProjectorShape {
@@ -55,14 +81,16 @@ const BATCH = 500;
 /** Where the projection stands, read from the store and the audit log; updates the lag gauge. */
 export function projectionStatus(
   services: { readonly store: EventStoreShape; readonly log: AuditLogShape; readonly metrics: MetricsShape },
-  leaseHeld: () => boolean,
+  writer: () => WriterState,
 ): Effect.Effect<ProjectionStatus, EventStoreError | AuditLogError> {
   return Effect.gen(function* () {
     const head = yield* services.log.head;
     const projectedPosition = head?.position ?? 0;
     const pending = yield* services.store.readAll({ after: projectedPosition, limit: 10_000 });
     services.metrics.auditLag.set(pending.length);
-    return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld: leaseHeld() };
+    const state = writer();
+    services.metrics.auditWriterUp.set(writerHealthy(state) ? 1 : 0);
+    return { projectedPosition, headSeq: head?.seq ?? 0, lag: pending.length, leaseHeld: state.state === "running", writer: state };
   });
 }
 
@@ -77,7 +105,8 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
       const metrics = yield* Metrics;
       const signRecord = makeWebCryptoSigner(options.signer.seed);
       const leaseTtlMs = options.leaseTtlMs ?? 15_000;
-      let leaseHeld = false;
+      let writerState: WriterState = { state: "starting" };
+      let failures = 0;
 
       /** Seals a checkpoint over every record so far if any record after the last checkpoint makes one due (triggersSeal). */
       const sealIfDue = (force: boolean) =>
@@ -123,7 +152,13 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
           if (fresh.length === 0) return;
           const unsigned: UnsignedRecord[] = [];
           for (const event of fresh) {
-            const record = chainRecord(chain, event, options.signer.keyId);
+            const { eventHash, ...record } = chainRecord(chain, event, options.signer.keyId);
+            if (!eventHash.ok) {
+              metrics.unhashableEvents.inc();
+              yield* Effect.logError("an event cannot be canonicalised; chained with the stand-in hash, and zt audit verify will fail here").pipe(
+                Effect.annotateLogs({ position: event.position, event_id: event.id, event_type: event.type, reason: eventHash.reason }),
+              );
+            }
             unsigned.push(record);
             chain = record;
           }
@@ -132,6 +167,7 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
           );
           yield* log.append(records, head?.seq ?? 0);
           metrics.auditRecords.inc({}, records.length);
+          failures = 0;
           yield* sealIfDue(false);
           // Signing a batch is CPU-bound and Effect resumes fibers on microtasks, so a
           // catch-up over a long backlog would otherwise starve the event loop (HTTP
@@ -149,8 +185,9 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
 
       const holdLease = Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis;
-        leaseHeld = yield* log.acquireLease(options.owner, now, leaseTtlMs);
-        return leaseHeld;
+        const held = yield* log.acquireLease(options.owner, now, leaseTtlMs);
+        writerState = { state: held ? "running" : "standby" };
+        return held;
       });
 
       // Lease keeper: renews at a third of the TTL; losing the lease ends the writer.
@@ -158,7 +195,7 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
         Effect.flatMap((held) => (held ? Effect.void : Effect.fail("lease lost" as const))),
         Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(leaseTtlMs / 3))))),
       );
-      const status = projectionStatus({ store, log, metrics }, () => leaseHeld);
+      const status = projectionStatus({ store, log, metrics }, () => writerState);
       // The first timed seal comes checkpointMs after taking the lease, not at once: sealing
       // on every (re)start would make the chain depend on when the writer was restarted.
       const timedSeal = Effect.sleep(Duration.millis(options.checkpointMs)).pipe(
@@ -173,12 +210,26 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
         // raceFirst: whichever ends first, by success or failure (a lost lease), stops the others.
         yield* runWhileLeased.pipe(Effect.raceFirst(keepLease), Effect.raceFirst(timedSeal));
       }).pipe(
-        Effect.catchAll((error) =>
-          Effect.logWarning("audit projection writer stopped; retrying").pipe(
-            Effect.annotateLogs({ reason: typeof error === "string" ? error : error.reason }),
-            Effect.zipRight(Effect.sleep(Duration.seconds(1))),
-          ),
-        ),
+        // Supervision: a lost lease hands over to the new holder; any other failure, and any
+        // defect, is logged and the writer starts again after a backoff. Interruption (the
+        // layer closing) is not caught.
+        Effect.catchAllCause((cause) => {
+          if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause);
+          const failure = Cause.failureOption(cause);
+          if (failure._tag === "Some" && failure.value === "lease lost") {
+            writerState = { state: "standby" };
+            return Effect.logWarning("audit projection writer lost its lease; waiting for it").pipe(Effect.zipRight(Effect.sleep(Duration.seconds(1))));
+          }
+          failures += 1;
+          const reason = failure._tag === "Some" ? (typeof failure.value === "string" ? failure.value : failure.value.reason) : `defect: ${describeDefect(Cause.squash(cause))}`;
+          writerState = { state: "restarting", reason, since: new Date().toISOString(), failures };
+          const delayMs = writerRestartDelayMs(failures);
+          return Effect.logError("audit projection writer failed; restarting it").pipe(
+            Effect.annotateLogs({ reason, failures, retry_in_ms: delayMs }),
+            Effect.zipRight(log.releaseLease(options.owner).pipe(Effect.ignore)),
+            Effect.zipRight(Effect.sleep(Duration.millis(delayMs))),
+          );
+        }),
         Effect.forever,
       );
 
@@ -190,4 +241,9 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
       return { status };
     }),
   );
+}
+
+/** A defect's class and message, for the log: this project's messages name paths and reasons, never data. */
+function describeDefect(defect: unknown): string {
+  return defect instanceof Error ? `${defect.name}: ${defect.message}`.slice(0, 500) : "non-error thrown";
 }

@@ -11,8 +11,14 @@
  * store (EventStoreDB positions are log offsets), while stream and revision are part of
  * what the event says. Ed25519 signatures are deterministic, so projecting the same
  * events with the same key always yields byte-identical records.
+ *
+ * Hashing is total: a stored event whose JCS cannot be computed (nested deeper than the
+ * JCS bound, a number JSON cannot carry: only writes that bypassed this service's store
+ * port can hold one) still gets a record, whose event_hash is the sha256 of
+ *   JSON.stringify(["zt-infra/unhashable-event/v1", id, type, stream, revision, recorded_at])
+ * so the chain goes on past it, and `zt audit verify` fails there with `unhashable_event`.
  */
-import { canonicalJsonTrusted } from "../kernel/jcs.ts";
+import { canonicalJson, canonicalJsonTrusted } from "../kernel/jcs.ts";
 import { encodeSignature, sign } from "../kernel/ed25519.ts";
 import { hexToBytes, sha256Hex } from "../kernel/hashing.ts";
 import type { RecordedEvent } from "../events/EventStore.ts";
@@ -45,8 +51,20 @@ export function hashedEventFields(event: RecordedEvent) {
   };
 }
 
-export function eventHash(event: RecordedEvent): string {
-  return sha256Hex(canonicalJsonTrusted(hashedEventFields(event)));
+export const UNHASHABLE_EVENT_TAG = "zt-infra/unhashable-event/v1";
+
+export type EventHash =
+  | { readonly ok: true; readonly hex: string }
+  /** `hex` is the stand-in that keeps the chain going; `reason` says why the event has no JCS (a path and what is wrong there). */
+  | { readonly ok: false; readonly hex: string; readonly reason: string };
+
+/** The event's hash, or, for an event that cannot be canonicalised, the documented stand-in and why. Never throws. */
+export function eventHash(event: RecordedEvent): EventHash {
+  const canonical = canonicalJson(hashedEventFields(event));
+  if (canonical.ok) return { ok: true, hex: sha256Hex(canonical.text) };
+  // JSON.stringify escapes lone surrogates (well-formed JSON.stringify), so this cannot fail.
+  const standIn = sha256Hex(JSON.stringify([UNHASHABLE_EVENT_TAG, event.id, event.type, event.stream, event.revision, event.recordedAt]));
+  return { ok: false, hex: standIn, reason: canonical.reason };
 }
 
 export function recordHash(fields: Pick<AuditRecord, "seq" | "event_id" | "event_type" | "event_hash" | "prev_hash">): string {
@@ -75,11 +93,12 @@ export interface AuditSigner {
 
 export type UnsignedRecord = Omit<AuditRecord, "signature">;
 
-/** The next link of the chain for `event`, before its signature. */
-export function chainRecord(head: ChainHead, event: RecordedEvent, keyId: string): UnsignedRecord {
+/** The next link of the chain for `event`, before its signature (with its event hash, which says whether it is the stand-in). */
+export function chainRecord(head: ChainHead, event: RecordedEvent, keyId: string): UnsignedRecord & { readonly eventHash: EventHash } {
   const seq = head.seq + 1;
-  const fields = { seq, event_id: event.id, event_type: event.type, event_hash: eventHash(event), prev_hash: head.hash };
-  return { ...fields, position: event.position, hash: recordHash(fields), key_id: keyId };
+  const hashed = eventHash(event);
+  const fields = { seq, event_id: event.id, event_type: event.type, event_hash: hashed.hex, prev_hash: head.hash };
+  return { ...fields, position: event.position, hash: recordHash(fields), key_id: keyId, eventHash: hashed };
 }
 
 /** The 32 raw bytes of a record hash: what the audit key signs. */
@@ -90,6 +109,6 @@ export function signedBytes(record: Pick<AuditRecord, "hash">): Uint8Array {
 
 /** The next record of the chain for `event`, signed by the audit key (synchronously, pure JS). */
 export function nextRecord(head: ChainHead, event: RecordedEvent, signer: AuditSigner): AuditRecord {
-  const unsigned = chainRecord(head, event, signer.keyId);
+  const { eventHash: _hashed, ...unsigned } = chainRecord(head, event, signer.keyId);
   return { ...unsigned, signature: encodeSignature(sign(signedBytes(unsigned), signer.seed)) };
 }

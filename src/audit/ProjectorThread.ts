@@ -3,9 +3,10 @@
  * thread (projectorWorker.ts) with its own connections, so its chaining, signing,
  * sealing, commits and garbage never stall the thread that decides and answers
  * requests; on a machine with a spare core it also runs beside them. Its status is read
- * here from the store and the audit log, its lease state and counts come by message,
+ * here from the store and the audit log, its writer state and counts come by message,
  * and its log lines are written through this thread's logger. A writer thread that
- * dies is started again after a second; one that cannot start fails startup.
+ * dies is started again after a second (its state reads `restarting` meanwhile); one
+ * that cannot start fails startup.
  */
 import { Worker } from "node:worker_threads";
 import { Data, Duration, Effect, Layer, LogLevel, Runtime } from "effect";
@@ -13,7 +14,7 @@ import type { ServiceConfig } from "../config.ts";
 import { EventStore } from "../events/EventStore.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import { AuditLog } from "./AuditLog.ts";
-import { AuditProjector, projectionStatus } from "./AuditProjector.ts";
+import { AuditProjector, projectionStatus, writerHealthy, type WriterState } from "./AuditProjector.ts";
 import type { ProjectorWorkerData, ProjectorWorkerMessage } from "./projectorWorker.ts";
 
 export class ProjectorThreadError extends Data.TaggedError("ProjectorThreadError")<{ readonly message: string }> {}
@@ -25,6 +26,12 @@ const STOP_TIMEOUT_MS = 10_000;
 
 const LEVELS = { debug: LogLevel.Debug, info: LogLevel.Info, warn: LogLevel.Warning, error: LogLevel.Error } as const;
 
+/** A writer thread and the promise of its exit code, taken when it was spawned so that no later wait can miss the exit. */
+interface WriterThread {
+  readonly worker: Worker;
+  readonly exited: Promise<number>;
+}
+
 export const ProjectorThread = {
   /** `workerUrl` replaces the writer's entry module (tests give one that misbehaves). */
   layer: (config: ServiceConfig, options: { readonly workerUrl?: URL } = {}): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
@@ -33,12 +40,17 @@ export const ProjectorThread = {
       Effect.gen(function* () {
         const metrics = yield* Metrics;
         const runFork = Runtime.runFork(yield* Effect.runtime<never>());
-        let leaseHeld = false;
+        let writer: WriterState = { state: "starting" };
         let stopping = false;
+
+        const setWriter = (state: WriterState) => {
+          writer = state;
+          metrics.auditWriterUp.set(writerHealthy(state) ? 1 : 0);
+        };
 
         const onMessage = (message: ProjectorWorkerMessage) => {
           if (message.type === "progress") {
-            leaseHeld = message.leaseHeld;
+            setWriter(message.writer);
             metrics.auditRecords.inc({}, message.records);
             metrics.checkpoints.inc({}, message.checkpoints);
           } else if (message.type === "log") {
@@ -47,48 +59,45 @@ export const ProjectorThread = {
         };
 
         /** Starts a writer thread; succeeds once it reports `started`. */
-        const start = Effect.async<Worker, ProjectorThreadError>((resume) => {
+        const start = Effect.async<WriterThread, ProjectorThreadError>((resume) => {
           const workerData: ProjectorWorkerData = { config, pollIntervalMs: WRITER_POLL_MS, progressMs: PROGRESS_MS };
           const worker = new Worker(options.workerUrl ?? new URL("./projectorWorker.ts", import.meta.url), { workerData });
-          let started = false;
+          const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
+          let settled = false;
+          const settle = (outcome: Effect.Effect<WriterThread, ProjectorThreadError>) => {
+            if (settled) return;
+            settled = true;
+            resume(outcome);
+          };
+          const failed = (message: string) => {
+            settle(Effect.fail(new ProjectorThreadError({ message })));
+            void worker.terminate();
+          };
           worker.on("message", (message: ProjectorWorkerMessage) => {
-            if (!started && message.type === "started") {
-              started = true;
-              resume(Effect.succeed(worker));
-            } else if (!started && message.type === "failed") {
-              resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer cannot start: ${message.message}` })));
-            } else {
-              onMessage(message);
-            }
+            if (!settled && message.type === "started") settle(Effect.succeed({ worker, exited }));
+            else if (!settled && message.type === "failed") failed(`the audit projection writer cannot start: ${message.message}`);
+            else onMessage(message);
           });
-          worker.once("error", (error) => {
-            if (!started) resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer thread failed: ${error.message}` })));
-          });
-          worker.once("exit", (code) => {
-            if (!started) resume(Effect.fail(new ProjectorThreadError({ message: `the audit projection writer thread exited (${code})` })));
-          });
+          worker.once("error", (error) => failed(`the audit projection writer thread failed: ${error.message}`));
+          void exited.then((code) => failed(`the audit projection writer thread exited (${code})`));
         });
 
-        const stop = (worker: Worker) =>
-          Effect.async<void>((resume) => {
+        /** Asks the thread to stop and waits for its exit (terminating it after STOP_TIMEOUT_MS); a thread that already exited is done. */
+        const stop = (thread: WriterThread) =>
+          Effect.promise(() => {
             stopping = true;
-            const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
-            worker.once("exit", () => {
-              clearTimeout(timer);
-              resume(Effect.void);
-            });
-            worker.postMessage({ type: "stop" });
+            const timer = setTimeout(() => void thread.worker.terminate(), STOP_TIMEOUT_MS);
+            thread.worker.postMessage({ type: "stop" });
+            return thread.exited.finally(() => clearTimeout(timer));
           });
-
-        const exited = (worker: Worker) => Effect.async<number>((resume) => void worker.once("exit", (code) => resume(Effect.succeed(code))));
 
         /** Keeps a writer thread running for the scope's lifetime: one that exits is started again. */
         let current = yield* start;
         const supervise = Effect.gen(function* () {
           for (;;) {
-            const code = yield* exited(current);
+            const code = yield* Effect.promise(() => current.exited);
             if (stopping) return;
-            leaseHeld = false;
+            setWriter({ state: "restarting", reason: `the writer thread exited (${code})`, since: new Date().toISOString(), failures: 1 });
             yield* Effect.logWarning("the audit projection writer thread stopped; starting it again").pipe(Effect.annotateLogs({ exit_code: code }));
             for (;;) {
               yield* Effect.sleep(Duration.seconds(1));
@@ -107,7 +116,7 @@ export const ProjectorThread = {
 
         const store = yield* EventStore;
         const log = yield* AuditLog;
-        return { status: projectionStatus({ store, log, metrics }, () => leaseHeld) };
+        return { status: projectionStatus({ store, log, metrics }, () => writer) };
       }),
     ),
 };

@@ -9,6 +9,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { ServiceConfig } from "../config.ts";
 import type { LogLevelName } from "../platform/Logging.ts";
+import type { WriterState } from "./AuditProjector.ts";
 import { makeMetrics } from "../platform/Metrics.ts";
 import { startProjector } from "../server.ts";
 
@@ -23,7 +24,7 @@ export type ProjectorWorkerMessage =
   | { readonly type: "started" }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "log"; readonly level: Exclude<LogLevelName, "none">; readonly message: string; readonly fields: Record<string, unknown> }
-  | { readonly type: "progress"; readonly leaseHeld: boolean; readonly records: number; readonly checkpoints: number };
+  | { readonly type: "progress"; readonly writer: WriterState; readonly records: number; readonly checkpoints: number };
 
 const port = parentPort;
 if (port === null) throw new Error("projectorWorker.ts runs as a worker thread only");
@@ -39,7 +40,8 @@ try {
   const report = async () => {
     const status = await projector.status().catch(() => undefined);
     const now = { records: metrics.auditRecords.value(), checkpoints: metrics.checkpoints.value() };
-    post({ type: "progress", leaseHeld: status?.leaseHeld ?? false, records: now.records - reported.records, checkpoints: now.checkpoints - reported.checkpoints });
+    const writer: WriterState = status?.writer ?? { state: "restarting", reason: "the writer's status cannot be read", since: new Date().toISOString(), failures: 0 };
+    post({ type: "progress", writer, records: now.records - reported.records, checkpoints: now.checkpoints - reported.checkpoints });
     reported = now;
   };
   const timer = setInterval(report, progressMs);

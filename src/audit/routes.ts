@@ -46,6 +46,7 @@ export function auditRoutes(run: RunEffect) {
           last_checkpoint: trail.checkpoints().at(-1)?.checkpoint.batch_id ?? null,
           lag: status.lag,
           writer: status.leaseHeld,
+          writer_state: status.writer,
         };
       }).pipe(Effect.either),
     );

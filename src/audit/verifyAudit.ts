@@ -6,7 +6,10 @@
  *   - each sealed checkpoint: its signed note, its root against the recomputed Merkle
  *     tree, and consistency with the previous checkpoint (RFC 9162 2.1.4);
  *   - each decision's intent_hash and receipt_hash from its recorded fields.
- * It stops at the first bad position and says what is wrong there.
+ * It covers every event in the store (contract section 7): an event that cannot be
+ * canonicalised fails as `unhashable_event`, and events the projection has not reached
+ * fail as `projection_stalled` once the oldest of them was recorded more than `maxLagMs`
+ * ago. It stops at the first bad position and says what is wrong there.
  */
 import { Effect, Option, Schema } from "effect";
 import type { EventStoreError, RecordedEvent } from "../events/EventStore.ts";
@@ -34,7 +37,9 @@ export type FailureKind =
   | "checkpoint_root_mismatch"
   | "checkpoint_inconsistent"
   | "receipt_mismatch"
-  | "record_without_event";
+  | "record_without_event"
+  | "unhashable_event"
+  | "projection_stalled";
 
 export interface VerifyFailure {
   readonly kind: FailureKind;
@@ -62,7 +67,13 @@ const PAGE = 5000;
 export interface VerifyOptions {
   /** Audit public keys by key_id. */
   readonly auditKeys: ReadonlyMap<string, Uint8Array>;
+  /** How long an event may wait for its record before the projection counts as stalled (default 60 s). */
+  readonly maxLagMs?: number;
+  /** The auditor's clock (default Date.now), against which events' recorded_at are judged. */
+  readonly now?: number;
 }
+
+export const DEFAULT_MAX_LAG_MS = 60_000;
 
 export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport, EventStoreError | AuditLogError, EventStore | AuditLog> {
   return Effect.gen(function* () {
@@ -119,7 +130,11 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
           message: `record seq ${seq} is for event ${record.event_id} at position ${record.position}, but the store has event ${event.id} at position ${event.position}: an event was deleted, inserted or reordered`,
         };
       }
-      if (record.event_hash !== eventHash(event) || record.event_type !== event.type) {
+      const hashed = eventHash(event);
+      if (!hashed.ok) {
+        return { kind: "unhashable_event", ...at, message: `event ${event.id} (${event.type}) cannot be canonicalised (${hashed.reason}): the store holds an event no audit record can commit to` };
+      }
+      if (record.event_hash !== hashed.hex || record.event_type !== event.type) {
         return { kind: "event_altered", ...at, message: `event ${event.id} (${event.type}) no longer hashes to the event_hash its record committed to: the stored event was altered` };
       }
       if (record.prev_hash !== chain.hash) {
@@ -217,6 +232,8 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
       return null;
     };
 
+    const maxLagMs = options.maxLagMs ?? DEFAULT_MAX_LAG_MS;
+    const now = options.now ?? Date.now();
     for (;;) {
       const page = yield* store.readAll({ after, limit: PAGE });
       for (const event of page) {
@@ -224,6 +241,25 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
         after = event.position;
         const record = yield* nextRecord;
         if (record === undefined) {
+          // Not projected yet: fine while the projection is catching up, a failure once the
+          // first such event has waited longer than maxLagMs, or if it could never be chained.
+          if (unprojected === 0) {
+            const recordedAt = Date.parse(event.recordedAt);
+            if (!(now - recordedAt <= maxLagMs)) {
+              return report(
+                yield* firstOf({
+                  kind: "projection_stalled",
+                  position: event.position,
+                  seq: chain.seq + 1,
+                  message: `event ${event.id} (${event.type}), recorded at ${event.recordedAt}, has no audit record after ${Math.round(maxLagMs / 1000)} s: the audit projection is stalled`,
+                }),
+              );
+            }
+          }
+          const hashed = eventHash(event);
+          if (!hashed.ok) {
+            return report(yield* firstOf({ kind: "unhashable_event", position: event.position, seq: null, message: `event ${event.id} (${event.type}) cannot be canonicalised (${hashed.reason})` }));
+          }
           unprojected += 1;
           continue;
         }

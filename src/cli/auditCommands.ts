@@ -8,7 +8,7 @@ import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
 import { checkAnchoredCheckpoint, confirmedAnchorTx, ledgerAt, type AnchorCheck } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
-import { verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
+import { DEFAULT_MAX_LAG_MS, verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
 import { loadConfig, type ServiceConfig } from "../config.ts";
 import { DECISION_ID } from "../decisions/events.ts";
 import { readVerifyingKey } from "../identity/KeyFile.ts";
@@ -18,7 +18,7 @@ import { keyIdOf } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
 import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
 import { auditLogLayer, storeLayer } from "../server.ts";
-import { parse, text, UsageError } from "./args.ts";
+import { number, parse, text, UsageError } from "./args.ts";
 
 /** The store and data directory of the configuration; audit commands never touch a chain, so its settings are not required. */
 function configFor(store: string | undefined): ServiceConfig {
@@ -68,7 +68,7 @@ function printReport(report: VerifyReport, json: boolean): void {
   const summary = `${report.events} events, ${report.records} records, ${report.checkpoints} checkpoints, ${report.decisions} decisions`;
   if (report.ok) {
     const last = report.lastCheckpoint ? `; last checkpoint: tree size ${report.lastCheckpoint.tree_size}, root ${report.lastCheckpoint.root}` : "";
-    const tail = report.unprojected > 0 ? `; ${report.unprojected} newest events not yet projected (not covered yet)` : "";
+    const tail = report.unprojected > 0 ? `; ${report.unprojected} newest events not yet projected (not covered yet, within --max-lag)` : "";
     console.log(`zt audit verify: OK (${summary}${last}${tail})`);
   } else if (report.failure) {
     const where = [report.failure.position === null ? undefined : `position ${report.failure.position}`, report.failure.seq === null ? undefined : `record seq ${report.failure.seq}`]
@@ -80,7 +80,16 @@ function printReport(report: VerifyReport, json: boolean): void {
 }
 
 async function verify(args: string[]): Promise<number> {
-  const { values } = parse(args, { store: { type: "string" }, keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" }, contract: { type: "string" } });
+  const { values } = parse(args, {
+    store: { type: "string" },
+    keys: { type: "string" },
+    json: { type: "boolean" },
+    rpc: { type: "string" },
+    contract: { type: "string" },
+    "max-lag": { type: "string" },
+  });
+  const maxLagSeconds = number(values, "max-lag") ?? DEFAULT_MAX_LAG_MS / 1000;
+  if (!(maxLagSeconds >= 0)) throw new UsageError("--max-lag must be a number of seconds >= 0");
   const rpcUrl = text(values, "rpc");
   const contract = text(values, "contract");
   if ((rpcUrl === undefined) !== (contract === undefined)) throw new UsageError("--rpc and --contract go together");
@@ -90,7 +99,7 @@ async function verify(args: string[]): Promise<number> {
   const auditKeys = readAuditKeys(keysPath);
   const runtime = storeRuntime(config);
   try {
-    const report = await runtime.runPromise(Effect.either(verifyAudit({ auditKeys })));
+    const report = await runtime.runPromise(Effect.either(verifyAudit({ auditKeys, maxLagMs: maxLagSeconds * 1000 })));
     if (Either.isLeft(report)) {
       console.error(`zt audit verify: cannot read the store: ${report.left.message}`);
       return 2;

@@ -28,9 +28,10 @@ commands:
   anchor deploy
         deploy DAAL through thirdweb (settings: ZT_DEPLOY_CHAIN, ZT_DEPLOY_RPC_URL, ZT_DEPLOY_PRIVATE_KEY,
         ZT_DEPLOY_SUBMITTER, ZT_DEPLOYMENTS_DIR, THIRDWEB_SECRET_KEY) and record it under deployments/
-  audit verify [--store URL] [--keys FILE] [--rpc URL --contract ADDR] [--json]
+  audit verify [--store URL] [--keys FILE] [--max-lag SECONDS] [--rpc URL --contract ADDR] [--json]
         replay every event: event hashes, the record chain and signatures, checkpoint roots
-        and consistency, receipt hashes; exit 0 only if all hold, else name the first bad position
+        and consistency, receipt hashes, and that no event waits for its record longer than
+        --max-lag (default 60); exit 0 only if all hold, else name the first bad position
   audit proof DECISION_ID [--store URL]
         print the inclusion proof of a decision against the latest sealed checkpoint
   audit check-proof FILE [--keys FILE] [--rpc URL [--contract ADDR]] [--json]

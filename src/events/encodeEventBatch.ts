@@ -3,8 +3,14 @@
  * the same batches with `invalid_event`: a non-empty stream name, at least one event,
  * non-empty ids distinct within the batch, a non-empty type, and data and metadata that
  * are plain JSON objects (no undefined, NaN, Infinity, bigint, Date, cycle or lone
- * surrogate). Event data is attacker-influenced: messages name the event by its index
- * and the problem, never a key or a value.
+ * surrogate), nested at most MAX_EVENT_JSON_DEPTH deep. Event data is attacker-influenced:
+ * messages name the event by its index and the problem, never a key or a value.
+ *
+ * The depth bound is what makes hashing a stored event total for every event this
+ * service writes: the audit chain hashes each event as one JSON object one level above
+ * its data (AuditRecord.eventHash), and the JCS kernel refuses nesting over
+ * JCS_MAX_DEPTH. A request body bounded by the strict reader (MAX_BODY_DEPTH) stays well
+ * inside this bound however an event wraps it.
  */
 import { EventStoreError, type JsonObject, type NewEvent } from "./EventStore.ts";
 
@@ -18,8 +24,11 @@ export interface EncodedEvent {
 
 const LONE_SURROGATE = /\p{Cs}/u;
 
-/** Names the first thing in `value` that JSON would not carry unchanged; no key or value is echoed. */
-function jsonProblem(value: unknown, ancestors: Set<object>): string | undefined {
+/** Containers nested deeper than this in an event's data or metadata are refused (the root object is depth 1). */
+export const MAX_EVENT_JSON_DEPTH = 48;
+
+/** Names the first thing in `value` that JSON would not carry unchanged, or nesting over the bound; no key or value is echoed. */
+function jsonProblem(value: unknown, ancestors: Set<object>, depth: number): string | undefined {
   switch (typeof value) {
     case "string":
       return LONE_SURROGATE.test(value) ? "a string with a lone surrogate" : undefined;
@@ -33,29 +42,30 @@ function jsonProblem(value: unknown, ancestors: Set<object>): string | undefined
       return `a value of type ${typeof value}`;
   }
   if (value === null) return undefined;
+  if (depth > MAX_EVENT_JSON_DEPTH) return `nesting deeper than ${MAX_EVENT_JSON_DEPTH}`;
   if (ancestors.has(value)) return "a cycle";
   ancestors.add(value);
-  const problem = Array.isArray(value) ? arrayProblem(value, ancestors) : objectProblem(value, ancestors);
+  const problem = Array.isArray(value) ? arrayProblem(value, ancestors, depth) : objectProblem(value, ancestors, depth);
   ancestors.delete(value);
   return problem;
 }
 
-function arrayProblem(value: ReadonlyArray<unknown>, ancestors: Set<object>): string | undefined {
+function arrayProblem(value: ReadonlyArray<unknown>, ancestors: Set<object>, depth: number): string | undefined {
   if (Object.keys(value).length !== value.length) return "a sparse array or an array with extra properties";
   for (const item of value) {
-    const problem = jsonProblem(item, ancestors);
+    const problem = jsonProblem(item, ancestors, depth + 1);
     if (problem !== undefined) return problem;
   }
   return undefined;
 }
 
-function objectProblem(value: object, ancestors: Set<object>): string | undefined {
+function objectProblem(value: object, ancestors: Set<object>, depth: number): string | undefined {
   const proto: unknown = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) return "an object that is not a plain object";
   if (Object.getOwnPropertySymbols(value).length > 0) return "a symbol key";
   for (const [key, item] of Object.entries(value)) {
     if (LONE_SURROGATE.test(key)) return "a key with a lone surrogate";
-    const problem = jsonProblem(item, ancestors);
+    const problem = jsonProblem(item, ancestors, depth + 1);
     if (problem !== undefined) return problem;
   }
   return undefined;
@@ -71,7 +81,7 @@ export function isPlainObject(value: unknown): value is object {
 /** Checks the field is a JSON object and returns its JSON text, or why it is not. */
 function encodeJsonObject(value: unknown): { readonly json: string } | { readonly problem: string } {
   if (!isPlainObject(value)) return { problem: "is not a JSON object" };
-  const problem = jsonProblem(value, new Set());
+  const problem = jsonProblem(value, new Set(), 1);
   return problem === undefined ? { json: JSON.stringify(value) } : { problem: `contains ${problem}` };
 }
 

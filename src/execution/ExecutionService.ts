@@ -7,11 +7,12 @@
  * caller only; events and logs hold its hashes. Never fails: a broker or store problem
  * is an `execution` with status `failed`.
  *
- * At startup it asks every broker that can leave runs behind (Docker) to reap what an
- * earlier process of this control plane left running, and records those runs as
- * `interrupted`: a crash mid-run ends the run, it never resumes or repeats it.
+ * At startup, and every REAP_INTERVAL_MS after, it asks every broker that can leave runs
+ * behind (Docker) to reap what a process of this control plane that is gone left
+ * running, and records those runs as `interrupted`: a crash mid-run ends the run, it
+ * never resumes or repeats it.
  */
-import { Context, Effect, Layer, Option, Schema } from "effect";
+import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect";
 import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
 import { decisionStream } from "../decisions/events.ts";
 import { EventStore, type JsonObject } from "../events/EventStore.ts";
@@ -103,6 +104,9 @@ export interface ExecutionRequest {
   readonly action: string;
   readonly execute: ExecuteSpec;
 }
+
+/** How often runs of processes that are gone are looked for after the first time at start. */
+export const REAP_INTERVAL_MS = 30_000;
 
 export const INTERRUPTED_MESSAGE = "the control plane stopped while the command ran; the run was ended at restart and is not repeated";
 
@@ -212,7 +216,8 @@ export class ExecutionService extends Context.Tag("zt/ExecutionService")<Executi
         }
       });
 
-      yield* Effect.forkScoped(recoverInterrupted);
+      // At start, and then periodically: a process sharing this data directory may die at any time.
+      yield* Effect.forkScoped(recoverInterrupted.pipe(Effect.repeat(Schedule.spaced(Duration.millis(REAP_INTERVAL_MS)))));
       return { execute };
     }),
   );

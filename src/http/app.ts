@@ -5,6 +5,7 @@
  */
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { AuditProjector, writerHealthy } from "../audit/AuditProjector.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
@@ -47,11 +48,24 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.use(authenticate(deps.identity.credentials));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Ready: the store takes writes, the policy is loaded and the audit projection writer
+  // runs (or stands by for another instance); a writer restarting after a failure means
+  // decisions would be recorded but not chained, so the instance reports not ready.
   app.get("/readyz", async (c) => {
     const ping = await deps.run(Effect.flatMap(EventStore, (store) => store.ping).pipe(Effect.either));
-    const ready = ping._tag === "Right";
+    const storeOk = ping._tag === "Right";
+    const status = await deps.run(Effect.flatMap(AuditProjector, (projector) => projector.status).pipe(Effect.either));
+    const writer = status._tag === "Right" ? status.right.writer : undefined;
+    const auditOk = writer !== undefined && writerHealthy(writer);
+    const ready = storeOk && auditOk;
     return c.json(
-      { status: ready ? "ready" : "not_ready", store: ready ? "ok" : "unavailable", policy_id: deps.policy.policyId, policy_hash: deps.policy.policyHash },
+      {
+        status: ready ? "ready" : "not_ready",
+        store: storeOk ? "ok" : "unavailable",
+        audit: { writer: writer?.state ?? "unknown", ...(writer?.state === "restarting" ? { reason: writer.reason, since: writer.since } : {}), lag: status._tag === "Right" ? status.right.lag : null },
+        policy_id: deps.policy.policyId,
+        policy_hash: deps.policy.policyHash,
+      },
       ready ? 200 : 503,
     );
   });

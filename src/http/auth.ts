@@ -10,7 +10,8 @@ export type AppEnv = { Variables: { principal: Principal } };
 
 export const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/keys", "/openapi.json"]);
 
-const BEARER = /^Bearer ([\x21-\x7e]+)$/;
+// RFC 7235 section 2.1: the scheme name is case-insensitive, and one or more spaces separate it from the credentials.
+const BEARER = /^bearer +([\x21-\x7e]+)$/i;
 
 export function authenticate(credentials: Credentials): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -10,9 +10,13 @@ import { MarketSnapshot } from "../market/MarketSnapshot.ts";
 import { PermitRequest } from "../permits/issuePermit.ts";
 import { Permit } from "../permits/Permit.ts";
 
-function jsonSchema(schema: Schema.Schema<any, any, never>): Record<string, unknown> {
-  const { $schema: _draft, ...rest } = JSONSchema.make(schema) as unknown as Record<string, unknown>;
-  return rest;
+/**
+ * The JSON Schema of a request schema for `components.schemas`: named sub-schemas (such as
+ * `Int`) go into `definitions`, which the document merges into `components.schemas`, so
+ * every `$ref` resolves inside the document (contract section 7).
+ */
+function jsonSchema(schema: Schema.Schema<any, any, never>, definitions: Record<string, JSONSchema.JsonSchema7>): JSONSchema.JsonSchema7 {
+  return JSONSchema.fromAST(schema.ast, { definitions, definitionPath: "#/components/schemas/", target: "openApi3.1" });
 }
 
 const Hex64OrNull = { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" };
@@ -68,17 +72,22 @@ const json = (schema: unknown) => ({ content: { "application/json": { schema } }
 
 export function openApiDocument(version: string): Record<string, unknown> {
   const security = [{ bearer: [] }];
+  const definitions: Record<string, JSONSchema.JsonSchema7> = {};
+  const requestSchemas = {
+    ActionRequest: jsonSchema(ActionRequest, definitions),
+    PermitRequest: jsonSchema(PermitRequest, definitions),
+    Permit: jsonSchema(Permit, definitions),
+    MarketSnapshot: jsonSchema(MarketSnapshot, definitions),
+  };
   return {
     openapi: "3.1.0",
     info: { title: "ZT-Infra control plane", version, description: "Deterministic, fail-closed decisions for AI-agent actions." },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
       schemas: {
-        ActionRequest: jsonSchema(ActionRequest),
+        ...definitions,
+        ...requestSchemas,
         Decision: DecisionResponse,
-        PermitRequest: jsonSchema(PermitRequest),
-        Permit: jsonSchema(Permit),
-        MarketSnapshot: jsonSchema(MarketSnapshot),
         Error: ErrorBody,
       },
     },

@@ -7,7 +7,7 @@
  * `dev-credentials.json` (mode 0600). Production never generates anything and refuses
  * to start without them.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentialsFrom, newToken, readTokensFile, tokenHash, TOKENS_FILE, type Credentials, type TokensFile } from "./Credentials.ts";
 import {
@@ -74,6 +74,25 @@ function bootstrap(dataDir: string): string[] {
   return generated;
 }
 
+/**
+ * Production key hygiene (contract section 7): the files that hold secrets must not be
+ * readable by group or others, and the audit key must not be the permit-issuer key (a
+ * holder of either could then forge both permits and audit records). Returns every problem.
+ */
+function productionProblems(paths: ReturnType<typeof keyPaths>, auditKey: SigningKey, trustedIssuers: ReadonlyMap<string, VerifyingKey>): string[] {
+  const problems: string[] = [];
+  if (trustedIssuers.has(auditKey.keyId)) problems.push(`the audit key (${auditKey.keyId}) is also a trusted permit-issuer key; generate a separate audit key with \`zt keys generate --use audit\``);
+  const secretFiles = [`${paths.issuer}.key.json`, `${paths.audit}.key.json`, paths.tokens];
+  if (existsSync(paths.trustedIssuers)) {
+    secretFiles.push(...readdirSync(paths.trustedIssuers).filter((name) => name.endsWith(".key.json")).map((name) => join(paths.trustedIssuers, name)));
+  }
+  for (const file of secretFiles) {
+    const mode = statSync(file).mode & 0o777;
+    if ((mode & 0o077) !== 0) problems.push(`${file} is readable or writable by group or others (mode ${mode.toString(8).padStart(4, "0")}); chmod 600 it`);
+  }
+  return problems;
+}
+
 /** Loads keys and credentials, bootstrapping missing ones first unless `production`. */
 export function openDataDirectory(dataDir: string, options: { readonly production: boolean }): DataDirectory {
   const paths = keyPaths(dataDir);
@@ -96,6 +115,10 @@ export function openDataDirectory(dataDir: string, options: { readonly productio
       const key = readVerifyingKey(join(paths.trustedIssuers, name));
       if (key.use === "permit") trustedIssuers.set(key.keyId, key);
     }
+  }
+  if (options.production) {
+    const problems = productionProblems(paths, auditKey, trustedIssuers);
+    if (problems.length > 0) throw new DataDirectoryError(`ZT_ENV=production refuses to start: ${problems.join("; ")}`);
   }
   const publicKeys = [...trustedIssuers.values(), auditKey].map((key) => publicKeyInfo({ keyId: key.keyId, use: key.use, publicKey: key.publicKey }));
   return {

@@ -93,7 +93,9 @@ export function makeMetrics() {
   const auditLag = new Gauge("zt_audit_projection_lag_events", "Events in the store not yet in the audit chain (counted up to 10000).");
   const checkpoints = new Counter("zt_audit_checkpoints_sealed_total", "Checkpoints sealed by this instance.");
   const executions = new Counter("zt_executions_total", "Executions of allowed decisions, by broker and outcome (completed, or the failure reason).");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions];
+  const unhashableEvents = new Counter("zt_audit_unhashable_events_total", "Stored events that could not be canonicalised and were chained with the stand-in hash (zt audit verify fails on each).");
+  const auditWriterUp = new Gauge("zt_audit_writer_up", "1 while the audit projection writer runs or stands by for another instance's lease, 0 while it is restarting after a failure.");
+  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp];
   return {
     decisions,
     decisionLatency,
@@ -103,6 +105,8 @@ export function makeMetrics() {
     auditLag,
     checkpoints,
     executions,
+    unhashableEvents,
+    auditWriterUp,
     render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
 }

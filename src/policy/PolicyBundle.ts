@@ -8,11 +8,23 @@ import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import { Either, ParseResult, Schema } from "effect";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
-import { PolicyManifest } from "./PolicyManifest.ts";
+import { ImageLock, PolicyManifest, pinImages } from "./PolicyManifest.ts";
 
 export const MANIFEST_FILE = "policy.json";
-/** Distinct Cedar requests whose answers a bundle keeps (see authorize). */
+/**
+ * Digests of the bundle's Docker images, written where the images are built
+ * (`npm run sandbox:image`): `{"zt-busybox:local": "sha256:<64 hex>"}`. An image entry of
+ * the manifest without an inline `@sha256:` takes its digest from here; an image with
+ * neither is never run (see brokerChecks).
+ */
+export const IMAGE_LOCK_FILE = "images.lock.json";
+/** Distinct Cedar requests whose answers a bundle keeps at most (see authorize). */
 export const CEDAR_ANSWER_CACHE_SIZE = 10_000;
+/** Bytes the kept answers and their keys may take at most, counted as 2 bytes a character plus a fixed cost an entry. */
+export const CEDAR_ANSWER_CACHE_BYTES = 4 * 1024 * 1024;
+/** A request whose key is longer than this (a big context) is evaluated every time and never kept. */
+export const CEDAR_MEMO_MAX_KEY_CHARS = 2048;
+const MEMO_ENTRY_OVERHEAD_BYTES = 128;
 
 export interface BundleFile {
   /** Path relative to the bundle directory, with `/` separators. */
@@ -128,7 +140,23 @@ export function compilePolicyBundle(
       ...issues.map((issue) => ({ file: MANIFEST_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` })),
     ]);
   }
-  const manifest = decoded.right;
+  let manifest = decoded.right;
+
+  const lockText = texts.get(IMAGE_LOCK_FILE);
+  if (lockText !== undefined) {
+    let lockJson: unknown;
+    try {
+      lockJson = JSON.parse(lockText);
+    } catch (error) {
+      return Either.left([...problems, jsonProblem(IMAGE_LOCK_FILE, lockText, error)]);
+    }
+    const lock = Schema.decodeUnknownEither(ImageLock)(lockJson, { errors: "all", onExcessProperty: "error" });
+    if (Either.isLeft(lock)) {
+      const issues = ParseResult.ArrayFormatter.formatErrorSync(lock.left);
+      return Either.left([...problems, ...issues.map((issue) => ({ file: IMAGE_LOCK_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` }))]);
+    }
+    manifest = pinImages(manifest, lock.right);
+  }
 
   const schemaText = texts.get(manifest.cedar_schema);
   if (schemaText === undefined) {
@@ -211,15 +239,25 @@ export function compilePolicyBundle(
   // as evaluating.)
   // The key is the request's JSON text: distinct requests never share one (the context is
   // plain JSON data), and the same context with its keys in another order only misses.
-  const answers = new Map<string, CedarAnswer>();
+  // Memory is bounded in bytes, not only in entries (contract section 7): agents choose
+  // their contexts, so a request with a long key is never kept, and the oldest answers go
+  // once the kept keys pass CEDAR_ANSWER_CACHE_BYTES.
+  const answers = new Map<string, { readonly answer: CedarAnswer; readonly bytes: number }>();
+  let keptBytes = 0;
   const authorize = (request: CedarRequest): CedarAnswer => {
     const key = memoKey(request);
-    if (key === undefined) return evaluate(request);
+    if (key === undefined || key.length > CEDAR_MEMO_MAX_KEY_CHARS) return evaluate(request);
     const known = answers.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) return known.answer;
     const answer = evaluate(request);
-    answers.set(key, answer);
-    if (answers.size > CEDAR_ANSWER_CACHE_SIZE) answers.delete(answers.keys().next().value!);
+    const bytes = 2 * key.length + MEMO_ENTRY_OVERHEAD_BYTES;
+    answers.set(key, { answer, bytes });
+    keptBytes += bytes;
+    while (answers.size > CEDAR_ANSWER_CACHE_SIZE || keptBytes > CEDAR_ANSWER_CACHE_BYTES) {
+      const [oldest, entry] = answers.entries().next().value!;
+      answers.delete(oldest);
+      keptBytes -= entry.bytes;
+    }
     return answer;
   };
 

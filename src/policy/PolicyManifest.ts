@@ -59,6 +59,28 @@ export const ImageEntry = Name.pipe(
   }),
 );
 
+/** `images.lock.json`: the digest each image reference was built as. */
+export const ImageLock = Schema.Record({
+  key: Name.pipe(Schema.pattern(/^[a-z0-9][a-z0-9._/:-]*$/, { message: () => "must be a Docker image reference (name:tag)" })),
+  value: Schema.String.pipe(Schema.pattern(/^sha256:[0-9a-f]{64}$/, { message: () => "must be sha256:<64 hex>" })),
+});
+export type ImageLock = typeof ImageLock.Type;
+
+/** The manifest with every image entry that names no digest pinned to the lock's digest for it, where the lock has one. */
+export function pinImages(manifest: PolicyManifest, lock: ImageLock): PolicyManifest {
+  const pin = (entry: string) => (!entry.includes("@") && Object.hasOwn(lock, entry) ? `${entry}@${lock[entry]}` : entry);
+  const pinRule = (rule: BrokerRule | undefined) => (rule?.images === undefined ? rule : { ...rule, images: rule.images.map(pin) });
+  return {
+    ...manifest,
+    execution: {
+      rules: manifest.execution.rules.map((rule) => ({
+        ...rule,
+        brokers: Object.fromEntries(Object.entries(rule.brokers).map(([name, brokerRule]) => [name, pinRule(brokerRule)])) as ExecutionRule["brokers"],
+      })),
+    },
+  };
+}
+
 export const BrokerRule = Schema.Struct({
   /** Docker images this actor may run; required for docker. */
   images: Schema.optional(Schema.Array(ImageEntry)),

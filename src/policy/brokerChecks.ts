@@ -1,9 +1,11 @@
 /**
  * Broker rules (contract section 3): which brokers, images, limits and network access an
  * actor may use for an action, from the manifest's `execution.rules`. Pure. Docker images
- * match exactly; an entry pinned as `name:tag@sha256:...` admits `name:tag` (and the
- * pinned form itself) and binds the run to that digest, which the Docker broker checks
- * against the engine before it creates anything.
+ * match exactly; an entry pinned as `name:tag@sha256:...` (inline, or through the bundle's
+ * images.lock.json) admits `name:tag` (and the pinned form itself) and binds the run to
+ * that digest, which the Docker broker checks against the engine before it creates
+ * anything. An image the policy names but does not pin is never run: whoever can retag
+ * images on the engine would otherwise choose what runs.
  */
 import type { Check } from "../decisions/Check.ts";
 import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
@@ -61,10 +63,15 @@ export function brokerChecks(
   if (execute.broker === "docker") {
     checks.push({
       name: "image_allowed",
-      run: () =>
-        allowedImage(rule, execute.image) !== undefined
-          ? null
-          : { reason: "image_not_allowed", detail: execute.image === undefined ? `a docker run of ${action} needs an image from the policy's allowlist` : `the image is not on the policy's allowlist for ${action}` },
+      run: () => {
+        if (execute.image === undefined) return { reason: "image_not_allowed", detail: `a docker run of ${action} needs an image from the policy's allowlist` };
+        const image = allowedImage(rule, execute.image);
+        if (image === undefined) return { reason: "image_not_allowed", detail: `the image is not on the policy's allowlist for ${action}` };
+        if (image.digest === undefined) {
+          return { reason: "image_not_allowed", detail: "the policy pins no digest for this image (inline as name:tag@sha256:..., or in images.lock.json, which npm run sandbox:image writes)" };
+        }
+        return null;
+      },
     });
   }
   return checks;

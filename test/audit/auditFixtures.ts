@@ -155,8 +155,8 @@ export interface VerifyRun {
 }
 
 /** `zt audit verify --store sqlite:PATH --keys KEYS --json`. */
-export async function verifyJson(storePath: string, keysPath: string, timeoutMs = 30_000): Promise<VerifyRun> {
-  const run = await runZt(["audit", "verify", "--store", `sqlite:${storePath}`, "--keys", keysPath, "--json"], { timeoutMs });
+export async function verifyJson(storePath: string, keysPath: string, timeoutMs = 30_000, extraArgs: ReadonlyArray<string> = []): Promise<VerifyRun> {
+  const run = await runZt(["audit", "verify", "--store", `sqlite:${storePath}`, "--keys", keysPath, "--json", ...extraArgs], { timeoutMs });
   let report: unknown;
   try {
     report = JSON.parse(run.stdout);
@@ -167,8 +167,8 @@ export async function verifyJson(storePath: string, keysPath: string, timeoutMs 
 }
 
 /** `zt audit verify --store sqlite:PATH --keys KEYS` (text output). */
-export function verifyText(storePath: string, keysPath: string, timeoutMs = 30_000): Promise<Completed> {
-  return runZt(["audit", "verify", "--store", `sqlite:${storePath}`, "--keys", keysPath], { timeoutMs });
+export function verifyText(storePath: string, keysPath: string, timeoutMs = 30_000, extraArgs: ReadonlyArray<string> = []): Promise<Completed> {
+  return runZt(["audit", "verify", "--store", `sqlite:${storePath}`, "--keys", keysPath, ...extraArgs], { timeoutMs });
 }
 
 export interface ProjectorProcess {

@@ -319,17 +319,38 @@ describe("zt audit verify on a tampered SQLite store", () => {
       await assertFailsAt(path, { kind: "record_signature_invalid", position: nextPosition(), seq: nextSeq() });
     });
 
-    test("with no record at all: verify passes but reports it as not yet projected", async () => {
-      const path = tamperedCopy((db) => {
+    const appendUnprojected = (recordedAt: string, data?: string) =>
+      tamperedCopy((db) => {
         const template = middle(decisions());
-        db.prepare("INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, 0, ?, ?, ?, ?)").run(crypto.randomUUID(), "late-stream", template.type, template.data, template.metadata, new Date().toISOString());
+        db.prepare("INSERT INTO events (event_id, stream, revision, type, data, metadata, recorded_at) VALUES (?, ?, 0, ?, ?, ?, ?)").run(crypto.randomUUID(), "late-stream", template.type, data ?? template.data, template.metadata, recordedAt);
       });
+
+    test("with no record, recorded just now: verify passes but reports it as not yet projected", async () => {
+      const path = appendUnprojected(new Date().toISOString());
       const [text, { run, report }] = await Promise.all([verifyText(path, fixture.keys), verifyJson(path, fixture.keys)]);
       assert.equal(run.code, 0);
       assert.equal(report.unprojected, 1);
       assert.equal(report.events, fixture.events.length + 1);
       assert.equal(report.records, fixture.records.length);
-      assert.match(text.stdout, /1 newest events not yet projected \(not covered yet\)/);
+      assert.match(text.stdout, /1 newest events not yet projected \(not covered yet, within --max-lag\)/);
+    });
+
+    test("with no record two minutes after it was recorded: projection_stalled there, unless --max-lag allows it", async () => {
+      const path = appendUnprojected(new Date(Date.now() - 120_000).toISOString());
+      await assertFailsAt(path, { kind: "projection_stalled", position: nextPosition(), seq: nextSeq() });
+      const { run, report } = await verifyJson(path, fixture.keys, 30_000, ["--max-lag", "300"]);
+      assert.equal(run.code, 0, run.stdout);
+      assert.equal(report.unprojected, 1);
+    });
+
+    test("an event no JCS can carry (nested 100 deep), not projected: unhashable_event at its position", async () => {
+      const deep = `{"x":${"[".repeat(100)}${"]".repeat(100)}}`;
+      const path = appendUnprojected(new Date().toISOString(), deep);
+      const [text, { run, report }] = await Promise.all([verifyText(path, fixture.keys), verifyJson(path, fixture.keys)]);
+      assert.equal(run.code, 1, run.stdout);
+      assert.equal(report.failure.kind, "unhashable_event");
+      assert.equal(report.failure.position, nextPosition());
+      assert.match(text.stdout, new RegExp(`FAILED at position ${nextPosition()}: unhashable_event: `));
     });
   });
 

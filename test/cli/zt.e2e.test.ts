@@ -215,12 +215,14 @@ describe("zt permit issue", () => {
       manifest.permits.max_ttl_seconds = 30;
     }, join(root, "bundle"));
     const key = join(keysDir, "issuer.key.json");
-    const ok = await zt("permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "swap.execute", "--ttl", "30", "--policy-dir", bundle);
+    const ok = await zt(...issueArgs(key).slice(0, -2), "--ttl", "30", "--policy-dir", bundle);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).policy_id, "policy_cli_test");
+    assertUsageError(await zt(...issueArgs(key), "--policy-dir", bundle), /permit_ttl_too_long/);
+    // The bundle requires every swap constraint: a permit without them would allow any size.
     assertUsageError(
-      await zt("permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "swap.execute", "--ttl", "60", "--policy-dir", bundle),
-      /permit_ttl_too_long/,
+      await zt("permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "swap.execute", "--ttl", "30", "--policy-dir", bundle),
+      /permit_constraint_missing: the policy requires max_notional_usd, max_slippage_bps, protocol_allowlist/,
     );
     assertUsageError(
       await zt("permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "swap.execute", "--policy-dir", join(root, "no-such-bundle")),
@@ -236,7 +238,7 @@ describe("zt permit issue", () => {
       [["permit", "issue", "--key", key, "--scope", "swap.execute"], /--subject is required/],
       [["permit", "issue", "--key", key, "--subject", "agent:desk-7"], /--scope is required/],
       [["permit", "issue", "--subject", "agent:desk-7", "--scope", "swap.execute"], /--key is required/],
-      [[...issueArgs(key).slice(0, -2), "--ttl", "3000"], /permit_ttl_too_long: .*3000.*300/],
+      [[...issueArgs(key).slice(0, -2), "--ttl", "3000"], /permit_ttl_too_long: .*maximum 300/],
       [[...issueArgs(key).slice(0, -2), "--ttl", "soon"], /--ttl must be a number/],
       [[...issueArgs(key), "--max-notional-usd", "lots"], /--max-notional-usd must be a number/],
       [["permit", "issue", "--key", key, "--subject", "agent:desk-7", "--scope", "fly.plane"], /unknown_scope/],

@@ -1,29 +1,37 @@
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
 import { Effect } from "effect";
 import { BrokerError, type CommandSpec } from "../../src/execution/Broker.ts";
 import { containerName, containerOptions } from "../../src/execution/docker/containerOptions.ts";
 import { makeDockerBroker } from "../../src/execution/docker/DockerBroker.ts";
+import { leaseLiveness, STALE_MS } from "../../src/execution/ProcessLease.ts";
 import { brokerContract } from "./brokerContract.ts";
 import { containerEvents, hostAddress, DOCKER_ENDPOINT, engine, requireDocker, SANDBOX_IMAGE, skipWithoutDocker, testSpec } from "./brokerSupport.ts";
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-const identity = { owner: `test-${crypto.randomUUID().slice(0, 8)}`, process: crypto.randomUUID() };
-const broker = () => makeDockerBroker({ endpoint: DOCKER_ENDPOINT, identity });
+const leaseDir = mkdtempSync(join(tmpdir(), "zt-leases-"));
+after(() => rmSync(leaseDir, { recursive: true, force: true }));
+const identity = { owner: `test-${crypto.randomUUID().slice(0, 8)}`, process: crypto.randomUUID(), pid: process.pid };
+const isGone = leaseLiveness(leaseDir, { id: identity.process, pid: identity.pid });
+const broker = () => makeDockerBroker({ endpoint: DOCKER_ENDPOINT, identity, isGone });
 
 const spec = (argv: ReadonlyArray<string>, overrides: Partial<CommandSpec> = {}) =>
   testSpec(argv, { image: { ref: SANDBOX_IMAGE }, cpus: 0.5, memoryBytes: 128 * 1024 * 1024, pids: 32, timeoutMs: 5_000, ...overrides });
 
 describe("container options (pure)", () => {
   test("no network, read-only root, no capabilities, no new privileges, nobody, limits, no logs, argv as is", () => {
-    const options = containerOptions(spec(["echo", "hi"], { decisionId: "dec_X" }), "sha256:abc", { owner: "o", process: "p" });
+    const options = containerOptions(spec(["echo", "hi"], { decisionId: "dec_X" }), "sha256:abc", { owner: "o", process: "p", pid: 42 });
     assert.equal(options.name, "zt-exec-dec_X");
     assert.equal(options.Image, "sha256:abc");
     assert.deepEqual(options.Entrypoint, [""]);
     assert.deepEqual(options.Cmd, ["echo", "hi"]);
     assert.equal(options.User, "65534:65534");
     assert.equal(options.NetworkDisabled, true);
-    assert.deepEqual(options.Labels, { "zt.decision_id": "dec_X", "zt.owner": "o", "zt.process": "p" });
+    assert.deepEqual(options.Labels, { "zt.decision_id": "dec_X", "zt.owner": "o", "zt.process": "p", "zt.pid": "42" });
     const host = options.HostConfig;
     assert.equal(host.NetworkMode, "none");
     assert.equal(host.ReadonlyRootfs, true);
@@ -37,7 +45,7 @@ describe("container options (pure)", () => {
     assert.match(host.Tmpfs["/tmp"], /^rw,nosuid,nodev,noexec,size=\d+$/);
     assert.deepEqual(host.LogConfig, { Type: "none", Config: {} });
     assert.deepEqual(host.RestartPolicy, { Name: "no", MaximumRetryCount: 0 });
-    const networked = containerOptions(spec(["true"], { network: true }), "sha256:abc", { owner: "o", process: "p" });
+    const networked = containerOptions(spec(["true"], { network: true }), "sha256:abc", { owner: "o", process: "p", pid: 42 });
     assert.equal(networked.HostConfig.NetworkMode, "bridge");
     assert.equal(networked.NetworkDisabled, false);
   });
@@ -118,7 +126,7 @@ describe("DockerBroker (real engine)", { skip: skipWithoutDocker }, () => {
   });
 
   test("an engine that is not there is unavailable", async () => {
-    const missing = makeDockerBroker({ endpoint: { socketPath: "/nonexistent/docker.sock" }, identity });
+    const missing = makeDockerBroker({ endpoint: { socketPath: "/nonexistent/docker.sock" }, identity, isGone });
     const result = await Effect.runPromise(Effect.either(missing.run(spec(["true"]))));
     assert.equal(result._tag, "Left");
     assert.ok(result.left instanceof BrokerError);
@@ -126,23 +134,43 @@ describe("DockerBroker (real engine)", { skip: skipWithoutDocker }, () => {
     assert.match(result.left.message, /not reachable \(ENOENT\)/);
   });
 
-  test("reap removes another process's containers of this owner and answers their decisions; never its own or another owner's", async () => {
+  test("reap ends only the runs of processes that are gone: never a live instance sharing the data directory, its own, or another owner's", async () => {
     requireDocker();
-    const create = (decisionId: string, owner: string, processId: string) =>
-      engine.createContainer(containerOptions(spec(["sleep", "30"], { decisionId }), SANDBOX_IMAGE, { owner, process: processId }));
-    const stale = await create(`dec_stale_${crypto.randomUUID()}`, identity.owner, "earlier-process");
-    const mine = await create(`dec_mine_${crypto.randomUUID()}`, identity.owner, identity.process);
-    const foreign = await create(`dec_foreign_${crypto.randomUUID()}`, "another-owner", "earlier-process");
+    // A live second instance: a real process with a fresh lease.
+    const sibling = spawn("sleep", ["60"], { stdio: "ignore" });
+    const liveSibling = { id: "live-sibling", pid: sibling.pid! };
+    writeFileSync(join(leaseDir, `${liveSibling.id}.lease`), "{}");
+    // A live pid whose lease is stale: the process that wrote it died and its pid was reused.
+    const reused = { id: "pid-reused", pid: sibling.pid! };
+    writeFileSync(join(leaseDir, `${reused.id}.lease`), "{}");
+    const long = new Date(Date.now() - STALE_MS - 5_000);
+    utimesSync(join(leaseDir, `${reused.id}.lease`), long, long);
+    // A process that crashed: its pid is gone, its lease file stayed.
+    const crashed = spawn("true", { stdio: "ignore" });
+    await new Promise((exited) => crashed.once("exit", exited));
+    const dead = { id: "crashed", pid: crashed.pid! };
+    writeFileSync(join(leaseDir, `${dead.id}.lease`), "{}");
+
+    const create = (decisionId: string, owner: string, process: { id: string; pid: number }) =>
+      engine.createContainer(containerOptions(spec(["sleep", "30"], { decisionId }), SANDBOX_IMAGE, { owner, process: process.id, pid: process.pid }));
+    const ofCrashed = await create(`dec_crashed_${crypto.randomUUID()}`, identity.owner, dead);
+    const ofReused = await create(`dec_reused_${crypto.randomUUID()}`, identity.owner, reused);
+    const ofSibling = await create(`dec_sibling_${crypto.randomUUID()}`, identity.owner, liveSibling);
+    const mine = await create(`dec_mine_${crypto.randomUUID()}`, identity.owner, { id: identity.process, pid: identity.pid });
+    const foreign = await create(`dec_foreign_${crypto.randomUUID()}`, "another-owner", dead);
     try {
-      await stale.start();
+      await ofCrashed.start();
+      await ofSibling.start();
       const reaped = await Effect.runPromise(broker().reap!());
-      assert.equal(reaped.length, 1);
-      assert.match(reaped[0]!, /^dec_stale_/);
-      await assert.rejects(stale.inspect(), "the stale container is gone");
+      assert.deepEqual(reaped.map((id) => id.replace(/_[0-9a-f-]+$/, "")).sort(), ["dec_crashed", "dec_reused"]);
+      await assert.rejects(ofCrashed.inspect(), "the crashed process's container is gone");
+      await assert.rejects(ofReused.inspect(), "so is the one whose lease went stale");
+      assert.equal((await ofSibling.inspect()).State.Status, "running", "the live sibling's run goes on");
       assert.equal((await mine.inspect()).State.Status, "created");
       assert.equal((await foreign.inspect()).State.Status, "created");
     } finally {
-      for (const container of [stale, mine, foreign]) await container.remove({ force: true }).catch(() => undefined);
+      sibling.kill("SIGKILL");
+      for (const container of [ofCrashed, ofReused, ofSibling, mine, foreign]) await container.remove({ force: true }).catch(() => undefined);
     }
   });
 });

@@ -59,7 +59,8 @@ describe("POST /actions with execute through docker (real engine)", { skip: skip
 
     const events = await streamOf(h, decisionId);
     assert.deepEqual(typesOf(events), [ACTION_DECIDED, EXECUTION_STARTED, EXECUTION_COMPLETED]);
-    assert.deepEqual(events[1]!.data, { decision_id: decisionId, broker: "docker", argv_sha256: sha256Hex(canonicalJsonTrusted(command)), image: SANDBOX_IMAGE });
+    // The example policy runs the image only as the digest images.lock.json pins it to.
+    assert.deepEqual(events[1]!.data, { decision_id: decisionId, broker: "docker", argv_sha256: sha256Hex(canonicalJsonTrusted(command)), image: SANDBOX_IMAGE, image_digest: Id });
     assert.deepEqual(events[2]!.data, {
       decision_id: decisionId,
       broker: "docker",

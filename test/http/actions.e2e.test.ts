@@ -85,13 +85,14 @@ function issuerKeyOf(h: Harness): SigningKey {
 /** A permit signed offline, as `zt permit issue` would; defaults make a valid desk-7 swap permit. */
 function offlinePermit(
   key: SigningKey,
-  overrides: { subject?: string; scope?: string; policyId?: string; now?: number; ttlSeconds?: number } = {},
+  overrides: { subject?: string; scope?: string; policyId?: string; now?: number; ttlSeconds?: number; constraints?: Permit["constraints"]; resource?: string } = {},
 ): Permit {
   return signPermit({
     subject: overrides.subject ?? "agent:desk-7",
     scope: overrides.scope ?? "swap.execute",
+    ...(overrides.resource === undefined ? {} : { resource: overrides.resource }),
     policyId: overrides.policyId ?? POLICY_ID,
-    constraints: SEED_CONSTRAINTS,
+    constraints: overrides.constraints ?? SEED_CONSTRAINTS,
     now: overrides.now ?? Date.now(),
     ttlSeconds: overrides.ttlSeconds ?? 60,
     permitId: `permit_offline_${randomUUID()}`,
@@ -351,6 +352,18 @@ describe("POST /actions: every deny reason, its status and the check that failed
 
   test("scope_mismatch: a quote.read permit presented for a swap", async () => {
     assertDenied(await post(h, h.tokens.desk7, swapRequest({ permit: offlinePermit(issuer, { scope: "quote.read" }) })), "scope_mismatch", "permit_scope");
+  });
+
+  test("scope_mismatch: a permit bound to another resource", async () => {
+    const onOrca = offlinePermit(issuer, { resource: "solana:mainnet/orca" });
+    assertDenied(await post(h, h.tokens.desk7, swapRequest({ permit: onOrca })), "scope_mismatch", "permit_resource");
+  });
+
+  test("permit_constraint_missing: a validly signed permit without a constraint the policy requires", async () => {
+    // The service would refuse to issue it; a key holder can still sign one.
+    const unbounded = offlinePermit(issuer, { constraints: { max_slippage_bps: 40, protocol_allowlist: ["jupiter"] } });
+    assertDenied(await post(h, h.tokens.desk7, swapRequest({ permit: unbounded })), "permit_constraint_missing", "permit_constraints");
+    assertDenied(await post(h, h.tokens.desk7, swapRequest({ permit: offlinePermit(issuer, { constraints: {} }) })), "permit_constraint_missing", "permit_constraints");
   });
 
   test("policy_mismatch: a permit for another policy", async () => {
@@ -642,7 +655,8 @@ describe("every authenticated POST /actions is recorded exactly once", () => {
       await h.request("POST", "/actions", { token: "zt_not-a-real-token", json: quoteRequest() }),
       await h.request("POST", "/actions", { token: `${h.tokens.desk7}x`, json: quoteRequest() }),
       await h.request("POST", "/actions", { json: quoteRequest(), headers: { authorization: `Basic ${h.tokens.desk7}` } }),
-      await h.request("POST", "/actions", { json: quoteRequest(), headers: { authorization: `bearer  ${h.tokens.desk7}` } }),
+      await h.request("POST", "/actions", { json: quoteRequest(), headers: { authorization: `Bearer${h.tokens.desk7}` } }),
+      await h.request("POST", "/actions", { json: quoteRequest(), headers: { authorization: `Bearer ${h.tokens.desk7} extra` } }),
     ];
     for (const reply of attempts) {
       assert.equal(reply.status, 401, reply.text);
@@ -650,6 +664,15 @@ describe("every authenticated POST /actions is recorded exactly once", () => {
       assert.equal(reply.json.decision_id, undefined);
     }
     assert.equal((await h.decisionEvents()).length, before.length);
+  });
+
+  test("the Bearer scheme name is case-insensitive, and one or more spaces may follow it (RFC 7235 section 2.1)", async () => {
+    for (const scheme of ["bearer", "BEARER", "bEaReR"]) {
+      for (const gap of [" ", "  "]) {
+        const reply = await h.request("POST", "/actions", { json: quoteRequest(), headers: { authorization: `${scheme}${gap}${h.tokens.desk7}` } });
+        assert.equal(reply.status, 200, `${scheme}${JSON.stringify(gap)}: ${reply.text}`);
+      }
+    }
   });
 });
 

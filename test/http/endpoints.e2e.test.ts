@@ -8,6 +8,7 @@ import { createPublicKey, verify } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { validate } from "@readme/openapi-parser";
 import type { Permit } from "../../src/permits/Permit.ts";
 import { EXAMPLE_POLICY_DIR, makeHarness, SEED_CONSTRAINTS, swapRequest, type Harness, type Reply } from "../support/harness.ts";
 import { assertAllowed, assertDenied, jcs, sha256Hex } from "./decisionAssertions.ts";
@@ -301,7 +302,7 @@ describe("PUT /market/snapshot, GET /keys, GET /decisions/:id, /metrics, health"
     assert.equal(ready.json.status, "ready");
     assert.equal(ready.json.policy_id, "policy_mainnet_v1");
     // policy_hash: sha256 of the JCS of {file: sha256 hex of its bytes} over the bundle files.
-    const files = readdirSync(EXAMPLE_POLICY_DIR).filter((name) => name === "policy.json" || name.endsWith(".cedar") || name.endsWith(".cedarschema"));
+    const files = readdirSync(EXAMPLE_POLICY_DIR).filter((name) => name === "policy.json" || name === "images.lock.json" || name.endsWith(".cedar") || name.endsWith(".cedarschema"));
     const fileHashes = Object.fromEntries(files.map((name) => [name, sha256Hex(readFileSync(join(EXAMPLE_POLICY_DIR, name)))]));
     assert.equal(ready.json.policy_hash, sha256Hex(jcs(fileHashes)));
   });
@@ -310,6 +311,10 @@ describe("PUT /market/snapshot, GET /keys, GET /decisions/:id, /metrics, health"
     const reply = await h.request("GET", "/openapi.json");
     assert.equal(reply.status, 200);
     assert.equal(reply.json.openapi, "3.1.0");
+    // A real validator, as generated clients use: the schema of OpenAPI 3.1 and every $ref resolving.
+    const validation = await validate(structuredClone(reply.json));
+    assert.ok(validation.valid, JSON.stringify(validation));
+    assert.equal(validation.specification, "OpenAPI");
     const paths: Record<string, Record<string, unknown>> = reply.json.paths;
     const expected: Record<string, string[]> = {
       "/actions": ["post"],

@@ -15,11 +15,12 @@ import { Effect } from "effect";
 import fc from "fast-check";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
 import { EventStore, type RecordedEvent } from "../../src/events/EventStore.ts";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomSeed, readSigningKey, signingKeyFromSeed } from "../../src/identity/KeyFile.ts";
 import type { Permit } from "../../src/permits/Permit.ts";
 import { signPermit } from "../../src/permits/issuePermit.ts";
-import { makeHarness, SEED_CONSTRAINTS, type Harness, type Reply } from "../support/harness.ts";
+import { EXAMPLE_POLICY_DIR, makeHarness, SEED_CONSTRAINTS, type Harness, type Reply } from "../support/harness.ts";
 import { assertDecisionShape, CONTRACT_DENY_STATUS, intentHashOf } from "./decisionAssertions.ts";
 
 const SEED = Number(process.env["ZT_PROPERTY_SEED"] ?? 20260223);
@@ -589,8 +590,10 @@ describe("POST /actions properties", () => {
     for (const base of ["swap", "quote", "shellDocker", "shellBwrap"] as const) {
       await runPlan(world, { base, role: "own", permit: base === "swap" ? "fresh" : "none", reuseIndex: 0, objectMutations: [], textMutation: null });
     }
-    const allowedSince = (await world.h.decisionEvents()).slice(-4).map((event) => event.data["status"]);
-    assert.deepEqual(allowedSince, ["allowed", "allowed", "allowed", "allowed"]);
+    const outcomes = (await world.h.decisionEvents()).slice(-4).map((event) => event.data["reason"] ?? event.data["status"]);
+    // The Docker image runs only pinned: `npm run sandbox:image` writes the pin (images.lock.json).
+    const dockerOutcome = existsSync(join(EXAMPLE_POLICY_DIR, "images.lock.json")) ? "allowed" : "image_not_allowed";
+    assert.deepEqual(outcomes, ["allowed", "allowed", dockerOutcome, "allowed"]);
   });
 
   test("mutated bodies: contract statuses and reasons, one event each, nothing allowed beyond policy and permit", async () => {

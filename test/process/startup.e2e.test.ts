@@ -5,11 +5,12 @@
  * credentials once, with only token hashes outside dev-credentials.json.
  */
 import assert from "node:assert/strict";
-import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { tokenHash } from "../../src/identity/Credentials.ts";
+import { randomSeed, signingKeyFromSeed, writeKeyPair } from "../../src/identity/KeyFile.ts";
 import { EXAMPLE_POLICY_DIR, readDevCredentials, tempDir } from "../support/harness.ts";
 import { killAllChildren, runMain, spawnServer, type Completed } from "../support/spawnServer.ts";
 
@@ -192,4 +193,46 @@ test("development bootstrap writes credentials once (0600, hashes only in tokens
   } finally {
     await second.stop();
   }
+});
+
+describe("production key hygiene (contract section 7): refuse to start, exit 2, naming the problem", () => {
+  /** A production data dir: separate issuer and audit keys, tokens.json, all 0600. */
+  function productionDataDir(options: { readonly sameKey?: boolean } = {}): string {
+    const dataDir = join(scratchDir("zt-prod-"), "data");
+    const issuer = signingKeyFromSeed(randomSeed(), "permit");
+    writeKeyPair(join(dataDir, "keys", "issuer"), issuer);
+    writeKeyPair(join(dataDir, "keys", "audit"), signingKeyFromSeed(options.sameKey ? issuer.seed : randomSeed(), "audit"));
+    writeFileSync(join(dataDir, "tokens.json"), JSON.stringify({ operator: [tokenHash("op-token")], agents: { "agent:desk-7": [tokenHash("desk-token")] } }), { mode: 0o600 });
+    return dataDir;
+  }
+
+  test("the audit key is the permit-issuer key", async () => {
+    const run = await runMain({ ZT_DATA_DIR: productionDataDir({ sameKey: true }), ZT_ENV: "production", ZT_CHAIN: "off" });
+    assertRefused(run, /ZT_ENV=production refuses to start: the audit key \(zt-[0-9a-f]{16}\) is also a trusted permit-issuer key/);
+  });
+
+  for (const file of ["keys/issuer.key.json", "keys/audit.key.json", "tokens.json"]) {
+    test(`${file} is readable by others (0644)`, async () => {
+      const dataDir = productionDataDir();
+      chmodSync(join(dataDir, file), 0o644);
+      const run = await runMain({ ZT_DATA_DIR: dataDir, ZT_ENV: "production", ZT_CHAIN: "off" });
+      assertRefused(run, new RegExp(`${join(dataDir, file).replace(/[.]/g, "\\.")} is readable or writable by group or others \\(mode 0644\\); chmod 600 it`));
+      assert.equal(existsSync(join(dataDir, "events.db")), false, "nothing is created");
+    });
+  }
+
+  test("a clean production data dir starts; the event store is created 0600 in a 0700 directory", async () => {
+    const dataDir = productionDataDir();
+    const storeDir = join(scratchDir("zt-store-"), "fresh");
+    const server = await spawnServer({ dataDir, env: { ZT_ENV: "production", ZT_CHAIN: "off", ZT_STORE: `sqlite:${join(storeDir, "events.db")}` } });
+    try {
+      const quote = await server.request("POST", "/actions", { token: "desk-token", json: { actor: "agent:desk-7", action: "quote.read", resource: "solana:mainnet/x" } });
+      assert.equal(quote.status, 200, quote.text);
+      assert.equal(statSync(storeDir).mode & 0o777, 0o700, "the store's directory is 0700");
+      for (const name of readdirSync(storeDir)) assert.equal(statSync(join(storeDir, name)).mode & 0o777, 0o600, `${name} is 0600`);
+      assert.ok(readdirSync(storeDir).includes("events.db-wal"), "the WAL exists and was checked");
+    } finally {
+      await server.stop();
+    }
+  });
 });

@@ -18,7 +18,7 @@
  *   positions become visible in commit order and a reader never sees a gap.
  * - The driver is synchronous: a busy wait (`busyTimeoutMs`) blocks the event loop.
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { setImmediate } from "node:timers";
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from "node:sqlite";
@@ -334,11 +334,20 @@ export const openSqliteEventDatabase = (
   Effect.gen(function* () {
     const { path } = options;
     const busyTimeoutMs = yield* nonNegativeInteger("busyTimeoutMs", options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS);
+    // The log holds every request: the file (and the WAL and shared-memory files SQLite
+    // creates beside it, which take its mode) is private to this user from the start, as
+    // is a directory created for it (contract section 7).
     yield* Effect.try({
       try: () => {
-        if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+        if (path === ":memory:") return;
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        try {
+          closeSync(openSync(path, "wx", 0o600));
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        }
       },
-      catch: () => new EventStoreError({ reason: "unavailable", message: "SQLite open failed: cannot create the database directory" }),
+      catch: () => new EventStoreError({ reason: "unavailable", message: "SQLite open failed: cannot create the database file or its directory" }),
     });
     const db = yield* Effect.acquireRelease(
       attempt("open", undefined, () => new DatabaseSync(path)),

@@ -14,15 +14,18 @@ import type Dockerode from "dockerode";
 import { Duration, Effect, Option } from "effect";
 import { BrokerError, type BrokerShape, type CommandSpec, type ExecutionOutcome, type ImageSpec } from "../Broker.ts";
 import { cappedBuffer, type CappedBuffer } from "../capOutput.ts";
-import { containerOptions, DECISION_LABEL, OWNER_LABEL, RUN_LABEL, type ContainerIdentity } from "./containerOptions.ts";
+import type { ProcessRef } from "../ProcessLease.ts";
+import { containerOptions, DECISION_LABEL, OWNER_LABEL, PID_LABEL, RUN_LABEL, type ContainerIdentity } from "./containerOptions.ts";
 
 /** Where the engine listens: a unix socket, or plain HTTP on a TCP address. */
 export type DockerEndpoint = { readonly socketPath: string } | { readonly host: string; readonly port: number };
 
 export interface DockerBrokerOptions {
   readonly endpoint: DockerEndpoint;
-  /** Labels every container: the owner (this control plane) and this process, so a restart reaps only its own leftovers. */
+  /** Labels every container: the owner (this control plane's host and data directory) and this process. */
   readonly identity: ContainerIdentity;
+  /** Whether the process that labelled a container is gone: only such containers are reaped (see ProcessLease). */
+  readonly isGone: (process: ProcessRef) => boolean;
   /** Bound on each engine API call other than waiting for the command (default 10 s). */
   readonly apiTimeoutMs?: number;
 }
@@ -148,7 +151,9 @@ export function makeDockerBroker(options: DockerBrokerOptions): BrokerShape {
       const found = yield* api("list containers", () => engine.listContainers({ all: true, filters: { label: [`${OWNER_LABEL}=${options.identity.owner}`] } }));
       const decisions: string[] = [];
       for (const info of found) {
-        if (info.Labels[RUN_LABEL] === options.identity.process) continue;
+        // Another instance sharing this data directory may be running it right now.
+        const pid = Number(info.Labels[PID_LABEL]);
+        if (!options.isGone({ id: info.Labels[RUN_LABEL] ?? "", pid: Number.isSafeInteger(pid) && pid > 0 ? pid : undefined })) continue;
         yield* api("remove a leftover container", () => engine.getContainer(info.Id).remove({ force: true })).pipe(Effect.ignore);
         const decisionId = info.Labels[DECISION_LABEL];
         if (decisionId !== undefined) decisions.push(decisionId);

@@ -18,8 +18,10 @@ export const SCRATCH_BYTES = 64 * 1024 * 1024;
 export const DECISION_LABEL = "zt.decision_id";
 /** Label naming the control plane (data directory on a host) that created the container. */
 export const OWNER_LABEL = "zt.owner";
-/** Label naming the process that created the container: a restart reaps the other ones. */
+/** Label naming the process that created the container (a random id per process lifetime). */
 export const RUN_LABEL = "zt.process";
+/** Label holding that process's pid, so that another process can tell it is gone (see ProcessLease). */
+export const PID_LABEL = "zt.pid";
 
 /** The container of a decision: one name per decision, so the engine itself refuses a second run. */
 export function containerName(decisionId: string): string {
@@ -29,6 +31,7 @@ export function containerName(decisionId: string): string {
 export interface ContainerIdentity {
   readonly owner: string;
   readonly process: string;
+  readonly pid: number;
 }
 
 export function containerOptions(spec: CommandSpec, imageId: string, identity: ContainerIdentity) {
@@ -40,7 +43,7 @@ export function containerOptions(spec: CommandSpec, imageId: string, identity: C
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     User: CONTAINER_USER,
     WorkingDir: "/tmp",
-    Labels: { [DECISION_LABEL]: spec.decisionId, [OWNER_LABEL]: identity.owner, [RUN_LABEL]: identity.process },
+    Labels: { [DECISION_LABEL]: spec.decisionId, [OWNER_LABEL]: identity.owner, [RUN_LABEL]: identity.process, [PID_LABEL]: String(identity.pid) },
     NetworkDisabled: !spec.network,
     AttachStdin: false,
     AttachStdout: true,
