@@ -49,6 +49,9 @@ class Gauge {
   set(value: number): void {
     this.#value = value;
   }
+  value(): number {
+    return this.#value;
+  }
   render(): string {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.#value}`].join("\n");
   }

@@ -58,3 +58,22 @@ test("a writer thread that cannot start fails the layer with its reason", async 
     await runtime.dispose().catch(() => undefined);
   }
 });
+
+test("a writer thread that exits before anyone waits on it is still seen: no hang at stop, and the state reads restarting", async () => {
+  // The race behind a test run that once sat idle for minutes: the thread exited between
+  // its start and the supervisor's (or the finalizer's) wait for its exit, which then never came.
+  process.env["ZT_TEST_WORKER_EXIT_MS"] = "0";
+  const lines: string[] = [];
+  const runtime = runtimeWith(lines);
+  try {
+    const projector = await runtime.runPromise(AuditProjector);
+    await sleep(200);
+    const status = await runtime.runPromise(projector.status);
+    assert.equal(status.writer.state, "restarting");
+    assert.equal((await runtime.runPromise(Metrics)).auditWriterUp.value(), 0);
+  } finally {
+    delete process.env["ZT_TEST_WORKER_EXIT_MS"];
+    const disposed = runtime.dispose().then(() => "disposed");
+    assert.equal(await Promise.race([disposed, sleep(15_000).then(() => "hung")]), "disposed");
+  }
+});

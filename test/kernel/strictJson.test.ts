@@ -64,8 +64,8 @@ test("property: whatever JSON.stringify writes is read back equal, and a repeate
   );
   fc.assert(
     fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }), { minKeys: 1 }), fc.nat(), (object, pick) => {
-      const keys = Object.keys(object).filter((key) => key !== "__proto__");
-      fc.pre(keys.length > 0);
+      const keys = Object.keys(object);
+      fc.pre(!keys.includes("__proto__"));
       const key = keys[pick % keys.length]!;
       const text = `${JSON.stringify(object).slice(0, -1)},${JSON.stringify(key)}:0}`;
       const problem = refused(text);

@@ -1,6 +1,7 @@
-// Where the external test vectors live: /work/shared/test-vectors (a sibling of the
-// repository) unless ZT_TEST_VECTORS names another directory. A missing file or
-// directory fails the test: skipping would make a green build prove nothing.
+// Where the external test vectors live: test/vectors, vendored into the repository with
+// their licences and sources (test/vectors/README.md), unless ZT_TEST_VECTORS names
+// another copy. A missing file or directory fails the test: skipping would make a green
+// build prove nothing.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import process from "node:process";
@@ -11,7 +12,7 @@ export function vectorPath(sub: string): URL {
   const override = process.env["ZT_TEST_VECTORS"];
   const root = override !== undefined && override !== ""
     ? pathToFileURL(override.endsWith("/") ? override : `${override}/`)
-    : new URL("../../../shared/test-vectors/", import.meta.url);
+    : new URL("../vectors/", import.meta.url);
   const url = new URL(sub, root);
   if (!existsSync(url)) {
     assert.fail(`test vectors not found at ${url.pathname}; set ZT_TEST_VECTORS to the test-vectors directory`);
