@@ -53,6 +53,7 @@ export const ProjectorThread = {
             setWriter(message.writer);
             metrics.auditRecords.inc({}, message.records);
             metrics.checkpoints.inc({}, message.checkpoints);
+            metrics.unhashableEvents.inc({}, message.unhashable);
           } else if (message.type === "log") {
             runFork(Effect.logWithLevel(LEVELS[message.level], message.message).pipe(Effect.annotateLogs(message.fields)));
           }

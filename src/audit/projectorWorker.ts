@@ -24,7 +24,7 @@ export type ProjectorWorkerMessage =
   | { readonly type: "started" }
   | { readonly type: "failed"; readonly message: string }
   | { readonly type: "log"; readonly level: Exclude<LogLevelName, "none">; readonly message: string; readonly fields: Record<string, unknown> }
-  | { readonly type: "progress"; readonly writer: WriterState; readonly records: number; readonly checkpoints: number };
+  | { readonly type: "progress"; readonly writer: WriterState; readonly records: number; readonly checkpoints: number; readonly unhashable: number };
 
 const port = parentPort;
 if (port === null) throw new Error("projectorWorker.ts runs as a worker thread only");
@@ -36,12 +36,12 @@ const logs = { write: (level: Exclude<LogLevelName, "none">, message: string, fi
 try {
   const projector = await startProjector(config, logs, { metrics, pollIntervalMs });
   post({ type: "started" });
-  let reported = { records: 0, checkpoints: 0 };
+  let reported = { records: 0, checkpoints: 0, unhashable: 0 };
   const report = async () => {
     const status = await projector.status().catch(() => undefined);
-    const now = { records: metrics.auditRecords.value(), checkpoints: metrics.checkpoints.value() };
+    const now = { records: metrics.auditRecords.value(), checkpoints: metrics.checkpoints.value(), unhashable: metrics.unhashableEvents.value() };
     const writer: WriterState = status?.writer ?? { state: "restarting", reason: "the writer's status cannot be read", since: new Date().toISOString(), failures: 0 };
-    post({ type: "progress", writer, records: now.records - reported.records, checkpoints: now.checkpoints - reported.checkpoints });
+    post({ type: "progress", writer, records: now.records - reported.records, checkpoints: now.checkpoints - reported.checkpoints, unhashable: now.unhashable - reported.unhashable });
     reported = now;
   };
   const timer = setInterval(report, progressMs);

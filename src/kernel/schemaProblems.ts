@@ -39,9 +39,14 @@ function collect(issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>
     case "Pointer":
       collect(issue.issue, [...path, ...(Array.isArray(issue.path) ? issue.path : [issue.path as PropertyKey])], out);
       return;
-    case "Composite":
-      for (const inner of Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue]) collect(inner, path, out);
+    case "Composite": {
+      const inner: ReadonlyArray<ParseResult.ParseIssue> = Array.isArray(issue.issues) ? issue.issues : [issue.issues as ParseResult.ParseIssue];
+      // An optional field is a union with `undefined`; a present but wrong value is not
+      // usefully "expected undefined", so that member's issue is left out.
+      const told = SchemaAST.isUnion(issue.ast) ? inner.filter((i) => !(i._tag === "Type" && SchemaAST.isUndefinedKeyword(i.ast))) : inner;
+      for (const each of told.length > 0 ? told : inner) collect(each, path, out);
       return;
+    }
     case "Transformation":
       collect(issue.issue, path, out);
       return;

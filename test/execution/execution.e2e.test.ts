@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Effect } from "effect";
@@ -198,6 +198,47 @@ describe("POST /actions with execute through docker (real engine)", { skip: skip
         await pinned.close();
         rmSync(dir, { recursive: true, force: true });
       }
+    }
+  });
+
+  test("attack 11: an image retagged on the engine is not what runs; an image the policy does not pin is never run", async () => {
+    // The impostor: another image (its own id), given the tag the policy names.
+    const { Id } = await engine.getImage(SANDBOX_IMAGE).inspect();
+    const builder = await engine.createContainer({ Image: Id, Cmd: ["true"], Labels: { "zt.test": "impostor" } });
+    const impostor = (await builder.commit({ repo: "zt-retag-test", tag: "local", changes: ["LABEL impostor=yes"] })) as { Id: string };
+    await builder.remove({ force: true });
+    const dir = examplePolicyWith((manifest) => {
+      manifest.execution.rules[0].brokers.docker = { images: ["zt-retag-test:local"] };
+    });
+    try {
+      assert.notEqual(impostor.Id, Id);
+      // Unpinned: refused before anything reaches the engine.
+      rmSync(join(dir, "images.lock.json"), { force: true });
+      const unpinned = await makeHarness({ policyDir: dir });
+      try {
+        const reply = await unpinned.request("POST", "/actions", { token: unpinned.tokens.ops1, json: shell({ broker: "docker", image: "zt-retag-test:local", command: ["echo", "hi"] }) });
+        assert.equal(reply.status, 403, reply.text);
+        assert.equal(reply.json.reason, "image_not_allowed");
+        assert.match(reply.json.detail, /pins no digest/);
+      } finally {
+        await unpinned.close();
+      }
+      // Pinned to the image that was built: the retagged impostor is refused and nothing is created.
+      writeFileSync(join(dir, "images.lock.json"), JSON.stringify({ "zt-retag-test:local": Id }));
+      const pinned = await makeHarness({ policyDir: dir });
+      try {
+        const since = nowSeconds();
+        const reply = await pinned.request("POST", "/actions", { token: pinned.tokens.ops1, json: shell({ broker: "docker", image: "zt-retag-test:local", command: ["echo", "hi"] }) });
+        assert.equal(reply.status, 200, reply.text);
+        assert.equal(reply.json.execution.status, "failed");
+        assert.equal(reply.json.execution.error.reason, "image_mismatch");
+        assert.deepEqual(await containerEvents(reply.json.decision_id, since), []);
+      } finally {
+        await pinned.close();
+      }
+    } finally {
+      await engine.getImage(impostor.Id).remove({ force: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
