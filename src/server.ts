@@ -126,7 +126,7 @@ function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Eff
  * with the direct submitter (a local chain that cannot start only costs anchoring, with
  * a warning); for an RPC URL, the configured submitter and that RPC for reads.
  */
-export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSidecar, StartupError, EventStore | AuditTrail | Ids> {
+export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSidecar, StartupError, EventStore | AuditTrail | Ids | Metrics> {
   const chain = config.chain;
   if (chain === "off") return AnchoringSidecar.disabled;
   const tuning = config.anchoring;

@@ -10,11 +10,17 @@
  *    transaction landed, another instance, an Engine job that completed late): find the
  *    transaction from the DAAL's log, verify its receipt, record AnchorConfirmed. Nothing
  *    is resubmitted, so a restart is idempotent.
- * 2. Ask `latestTreeSize()`. If it already reaches this batch's size, the DAAL refuses
- *    this root for good (tree sizes must grow): record AnchorFailed `superseded` and move
- *    on. Decision: such a batch is not anchored itself; it is covered by the later
- *    anchored checkpoint through a consistency proof (`GET /audit/consistency`). This
- *    only happens when something else anchored a later root first.
+ * 2. Ask the DAAL's latest anchor (`latestTreeSize()`, `latestRoot()`) and check it
+ *    against the local tree: the tree must have that size and that root at it. If not,
+ *    the log diverged from what was anchored (the store was rewritten, truncated or
+ *    replaced, or this is another log's DAAL): record AnchorFailed `diverged`, raise the
+ *    alarm (logged, on `/readyz` as degraded, `zt_anchor_diverged` 1) and anchor nothing
+ *    more until a restart finds them consistent again; decisions go on. If they agree and
+ *    the latest size already reaches this batch's, the DAAL refuses this root for good
+ *    (tree sizes must grow): record AnchorFailed `superseded` and move on. Decision: such
+ *    a batch is not anchored itself; it is covered by the later anchored checkpoint,
+ *    which is proven consistent with it. This only happens when something else anchored
+ *    a later root of this same log first.
  * 3. If our last transaction for the batch is still in flight (pending or queued at the
  *    provider), wait for it instead of sending another.
  * 4. Otherwise submit through the AnchorSubmitter port (idempotency key per attempt),
@@ -33,10 +39,13 @@
  * DAAL then refuses as duplicates).
  */
 import { Context, Data, Duration, Effect, Fiber, Layer, Schema } from "effect";
-import { AuditTrail } from "../audit/AuditTrail.ts";
+import { AuditTrail, type AuditTrailShape } from "../audit/AuditTrail.ts";
 import type { CheckpointSealed } from "../audit/Checkpoint.ts";
 import { EventStore, type EventStoreError, type JsonObject } from "../events/EventStore.ts";
+import { bytesToHex } from "../kernel/hashing.ts";
 import { Ids } from "../platform/Ids.ts";
+import { Metrics } from "../platform/Metrics.ts";
+import { divergenceFromLatest, type VerifiedLog } from "./anchoredHistory.ts";
 import { anchorIdempotencyKey } from "./anchorIdempotencyKey.ts";
 import { anchorRetryDelayMs, type RetryPolicy } from "./anchorRetryDelay.ts";
 import { AnchorSubmitter, rootToHex32, type AnchorError, type Hex32, type SubmitterKind } from "./AnchorSubmitter.ts";
@@ -70,9 +79,17 @@ export interface AnchoringInfo {
   readonly submitter: SubmitterKind;
 }
 
+/** The sidecar found the local log inconsistent with the chain's latest anchor and stopped anchoring. */
+export interface AnchoringAlarm {
+  readonly since: string;
+  readonly message: string;
+}
+
 export interface AnchoringSidecarShape {
   /** Where anchors go, or null when anchoring is off. */
   readonly info: AnchoringInfo | null;
+  /** The divergence alarm, or null while the log agrees with the chain. */
+  readonly alarm: () => AnchoringAlarm | null;
   /** The anchor of one sealed batch (pending until its first event), or null when anchoring is off. */
   readonly statusOf: (batchId: string) => Effect.Effect<AnchorView | null>;
   /** The anchor of every sealed batch known to the audit trail, by batch id. */
@@ -83,6 +100,7 @@ export class AnchoringSidecar extends Context.Tag("zt/AnchoringSidecar")<Anchori
   /** ZT_CHAIN=off: no sidecar; every anchor reads as null. */
   static readonly disabled: Layer.Layer<AnchoringSidecar> = Layer.succeed(AnchoringSidecar, {
     info: null,
+    alarm: () => null,
     statusOf: () => Effect.succeed(null),
     statuses: () => Effect.succeed(new Map()),
   });
@@ -109,7 +127,19 @@ const fromAnchorError = (error: AnchorError) => new AttemptFailed({ reason: erro
 
 const PAGE = 1000;
 
-export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.Layer<AnchoringSidecar, never, EventStore | AuditTrail | AnchorSubmitter | DaalLedger | Ids> {
+/** The audit trail's tree as the view the divergence check reads. */
+function treeView(trail: AuditTrailShape): VerifiedLog {
+  const tree = trail.tree();
+  return {
+    size: tree.size,
+    rootAt: (size) => {
+      const root = tree.root(size);
+      return root === undefined ? undefined : bytesToHex(root);
+    },
+  };
+}
+
+export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.Layer<AnchoringSidecar, never, EventStore | AuditTrail | AnchorSubmitter | DaalLedger | Ids | Metrics> {
   return Layer.scoped(
     AnchoringSidecar,
     Effect.gen(function* () {
@@ -118,7 +148,28 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
       const submitter = yield* AnchorSubmitter;
       const ledger = yield* DaalLedger;
       const ids = yield* Ids;
+      const metrics = yield* Metrics;
       const states = new Map<string, AnchorState>();
+      let alarm: AnchoringAlarm | null = null;
+
+      /**
+       * The chain's latest anchor against the local tree (synced first, so records another
+       * instance projected count): the anchor, or the divergence, raised as the alarm.
+       */
+      const checkAgainstChain = Effect.gen(function* () {
+        const latest = yield* ledger.latestAnchor.pipe(Effect.mapError(fromAnchorError));
+        yield* trail.sync.pipe(Effect.mapError((error) => new AttemptFailed({ reason: "unavailable", retryable: true, message: `the audit trail cannot be read (${error.reason})` })));
+        const diverged = divergenceFromLatest(treeView(trail), latest);
+        if (diverged !== null) {
+          if (alarm === null) {
+            alarm = { since: new Date().toISOString(), message: diverged };
+            metrics.anchorDiverged.set(1);
+            yield* Effect.logError("ALARM: the audit log diverges from the chain's latest anchor; anchoring stops, decisions go on").pipe(Effect.annotateLogs({ detail: diverged }));
+          }
+          return yield* Effect.fail(new AttemptFailed({ reason: "diverged", retryable: false, message: diverged }));
+        }
+        return latest;
+      });
 
       /** Keeps the newest state seen: a route's read must not overwrite what the fiber just recorded. */
       const remember = (batchId: string, state: AnchorState) => {
@@ -208,10 +259,14 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
             return yield* confirm(checkpoint, root, txHash);
           }
 
-          const latest = yield* ledger.latestTreeSize.pipe(Effect.mapError(fromAnchorError));
-          if (latest >= checkpoint.tree_size) {
+          const latest = yield* checkAgainstChain;
+          if (latest !== undefined && latest.treeSize >= checkpoint.tree_size) {
             return yield* Effect.fail(
-              new AttemptFailed({ reason: "superseded", retryable: false, message: `the DAAL already holds tree size ${latest} >= ${checkpoint.tree_size}; a consistency proof to that checkpoint covers this batch` }),
+              new AttemptFailed({
+                reason: "superseded",
+                retryable: false,
+                message: `the DAAL already holds tree size ${latest.treeSize} >= ${checkpoint.tree_size}, whose root is this log's root at that size; a consistency proof to that checkpoint covers this batch`,
+              }),
             );
           }
 
@@ -285,10 +340,12 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
       // Batches before `next` are settled (confirmed or terminally failed) and stay so.
       let next = 0;
       const follow = Effect.gen(function* () {
+        // Diverged: nothing more is anchored until a restart finds the log and the chain agree.
+        if (alarm !== null) return yield* Effect.never;
         yield* trail.sync;
         // Sealed order is tree-size order: the projector seals only a tree that grew.
         const sealed = trail.checkpoints();
-        for (; next < sealed.length; next++) {
+        for (; next < sealed.length && alarm === null; next++) {
           const batch = sealed[next];
           if (batch !== undefined) yield* anchorBatch(batch.checkpoint);
         }
@@ -300,7 +357,14 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
         Effect.forever,
       );
 
-      const fiber = yield* Effect.forkScoped(follow);
+      // At start too, not only at the next batch: a restart on a rewritten store alarms at once.
+      metrics.anchorDiverged.set(0);
+      const startupCheck = checkAgainstChain.pipe(
+        Effect.catchAll((failure) =>
+          failure.reason === "diverged" ? Effect.void : Effect.logWarning("the chain's latest anchor cannot be read at start; checked again before each anchor").pipe(Effect.annotateLogs({ reason: failure.reason })),
+        ),
+      );
+      const fiber = yield* Effect.forkScoped(startupCheck.pipe(Effect.zipRight(follow)));
       yield* Effect.addFinalizer(() => Fiber.interrupt(fiber));
 
       const statusOf = (batchId: string) =>
@@ -311,6 +375,7 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
 
       return {
         info: { chainId: ledger.chainId, contract: ledger.contract, submitter: submitter.kind },
+        alarm: () => alarm,
         statusOf,
         statuses: () =>
           Effect.forEach(trail.checkpoints(), (sealed) => Effect.map(statusOf(sealed.checkpoint.batch_id), (anchor) => [sealed.checkpoint.batch_id, anchor] as const)).pipe(

@@ -64,6 +64,8 @@ export const ANCHOR_FAILURE_REASONS = [
   "superseded",
   /** The root is anchored with another tree size. Terminal. */
   "conflict",
+  /** The chain's latest anchor is not this log's root at that size: the log diverged from what was anchored. Terminal; the alarm is raised. */
+  "diverged",
 ] as const;
 export type AnchorFailureReason = (typeof ANCHOR_FAILURE_REASONS)[number];
 
@@ -78,7 +80,7 @@ export const AnchorFailed = Schema.Struct({
 export type AnchorFailed = typeof AnchorFailed.Type;
 
 /** Failures after which the sidecar stops trying this batch. */
-export const TERMINAL_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["superseded", "conflict"]);
+export const TERMINAL_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["superseded", "conflict", "diverged"]);
 
 export type AnchorStatus = "pending" | "submitted" | "confirmed" | "failed";
 

@@ -45,7 +45,11 @@ export type ProofProblem =
   | { readonly kind: "not_yet_sealed"; readonly message: string; readonly actor: string }
   | { readonly kind: "bad_range"; readonly message: string };
 
-/** The decision's actor (for access checks) and its inclusion proof with its batch's anchor, or why there is none yet. */
+/**
+ * The decision's actor (for access checks) and its inclusion proof with its batch's
+ * anchor, or why there is none yet. The proof is against the newest checkpoint with a
+ * confirmed anchor that covers the record, else the newest sealed one.
+ */
 export function inclusionProofFor(
   decisionId: string,
   anchorOf: AnchorLookup = NO_ANCHORING,
@@ -61,13 +65,22 @@ export function inclusionProofFor(
     const record = yield* log.byEventId(decided.id);
     if (record === undefined) return Either.left({ kind: "not_yet_sealed", message: `decision ${decisionId} is not projected into the audit chain yet`, actor } as const);
     yield* trail.sync;
-    const latest = trail.checkpoints().at(-1);
+    const sealed = trail.checkpoints();
+    const latest = sealed.at(-1);
     if (latest === undefined || latest.checkpoint.tree_size < record.seq) {
       return Either.left({ kind: "not_yet_sealed", message: `audit record ${record.seq} is not covered by a sealed checkpoint yet`, actor } as const);
     }
-    const { checkpoint } = latest;
+    // Against the newest checkpoint whose anchor is confirmed, when one covers the record, so
+    // the proof can be checked on-chain at once; else against the newest sealed checkpoint.
+    let chosen = { checkpoint: latest.checkpoint, anchor: yield* anchorOf(latest.checkpoint.batch_id) };
+    for (let index = sealed.length - 1; index >= 0 && chosen.anchor?.status !== "confirmed"; index--) {
+      const candidate = sealed[index]!.checkpoint;
+      if (candidate.tree_size < record.seq) break;
+      const anchor = yield* anchorOf(candidate.batch_id);
+      if (anchor?.status === "confirmed") chosen = { checkpoint: candidate, anchor };
+    }
+    const { checkpoint, anchor } = chosen;
     const path = trail.tree().inclusionProof(record.seq - 1, checkpoint.tree_size) ?? [];
-    const anchor = yield* anchorOf(checkpoint.batch_id);
     return Either.right({
       actor,
       proof: {

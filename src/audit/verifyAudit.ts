@@ -71,6 +71,13 @@ export interface VerifyOptions {
   readonly maxLagMs?: number;
   /** The auditor's clock (default Date.now), against which events' recorded_at are judged. */
   readonly now?: number;
+  /**
+   * An empty tree the replay fills with the leaves it recomputed and verified (the
+   * on-chain check compares it with the chain's anchors); meaningful when the report is ok.
+   */
+  readonly tree?: MerkleTree;
+  /** Called with every stored event in global order, for checks that read events of other capabilities (anchor targets). */
+  readonly onEvent?: (event: RecordedEvent) => void;
 }
 
 export const DEFAULT_MAX_LAG_MS = 60_000;
@@ -80,7 +87,7 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
     const store = yield* EventStore;
     const log = yield* AuditLog;
     const verifySignature = makeWebCryptoVerifier();
-    const tree = new MerkleTree();
+    const tree = options.tree ?? new MerkleTree();
     let chain: ChainHead = EMPTY_CHAIN;
     let events = 0;
     let checkpoints = 0;
@@ -239,6 +246,7 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
       for (const event of page) {
         events += 1;
         after = event.position;
+        options.onEvent?.(event);
         const record = yield* nextRecord;
         if (record === undefined) {
           // Not projected yet: fine while the projection is catching up, a failure once the

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
-import { checkAnchoredCheckpoint, confirmedAnchorTx, ledgerAt, type AnchorCheck } from "../anchoring/onChainAudit.ts";
+import { anchorTargetCollector, auditAgainstChain, chainAnchors, decodeDeploymentRecord, ledgerAt, proofAgainstChain, type ChainAuditReport, type DeploymentRecordFile } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
 import { DEFAULT_MAX_LAG_MS, verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
@@ -16,9 +16,9 @@ import { decodeBase64Url } from "../kernel/base64url.ts";
 import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { keyIdOf } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
-import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
+import { leafHash, MerkleTree, verifyConsistency, verifyInclusion } from "../kernel/merkle.ts";
 import { auditLogLayer, storeLayer } from "../server.ts";
-import { number, parse, text, UsageError } from "./args.ts";
+import { number, parse, text, UsageError, type ParsedArgs } from "./args.ts";
 
 /** The store and data directory of the configuration; audit commands never touch a chain, so its settings are not required. */
 function configFor(store: string | undefined): ServiceConfig {
@@ -79,69 +79,124 @@ function printReport(report: VerifyReport, json: boolean): void {
   }
 }
 
+/** Reads `--deployment FILE` (a deployment record); undefined without the flag. */
+function deploymentFrom(path: string | undefined): DeploymentRecordFile | undefined {
+  if (path === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(resolve(path), "utf8"));
+  } catch {
+    throw new UsageError(`${path}: cannot read a JSON deployment record`);
+  }
+  const record = decodeDeploymentRecord(json);
+  if (record === undefined) throw new UsageError(`${path}: not a deployment record {chain_id, daal_address, deployment_block, tx_hash, owner}`);
+  return record;
+}
+
+const CHAIN_FLAGS = {
+  rpc: { type: "string" },
+  contract: { type: "string" },
+  deployment: { type: "string" },
+  "from-block": { type: "string" },
+  confirmations: { type: "string" },
+} as const;
+
+/**
+ * The DAAL and history range the chain flags name; undefined without `--rpc`. `fallback`
+ * is a contract named by the service (a proof's `anchor.contract`), used only when the
+ * auditor pinned none: trusting it is trusting the operator.
+ */
+function chainTarget(values: ParsedArgs["values"], fallback?: string) {
+  const rpcUrl = text(values, "rpc");
+  const deployment = deploymentFrom(text(values, "deployment"));
+  const contract = text(values, "contract") ?? deployment?.daal_address ?? (rpcUrl === undefined ? undefined : fallback);
+  if (rpcUrl === undefined) {
+    if (contract !== undefined) throw new UsageError("--contract and --deployment need --rpc");
+    return undefined;
+  }
+  if (contract === undefined) throw new UsageError("--rpc needs the DAAL: --contract ADDR or --deployment FILE");
+  if (!/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new UsageError("--contract must be a 0x address");
+  const fromBlock = number(values, "from-block");
+  if (fromBlock !== undefined && !(Number.isSafeInteger(fromBlock) && fromBlock >= 0)) throw new UsageError("--from-block must be a block number");
+  const confirmations = number(values, "confirmations") ?? 1;
+  if (!(Number.isSafeInteger(confirmations) && confirmations >= 1)) throw new UsageError("--confirmations must be an integer >= 1");
+  return { rpcUrl, contract, confirmations, ...(deployment === undefined ? {} : { deployment }), ...(fromBlock === undefined ? {} : { fromBlock }) };
+}
+
+function printChainReport(chain: ChainAuditReport): void {
+  const deployed = chain.deployed_at === null ? `logs read from block ${chain.from_block} (${chain.from_block_source})` : `deployed in block ${chain.from_block} at ${chain.deployed_at} (${chain.from_block_source})`;
+  console.log(`zt audit verify: on-chain: DAAL ${chain.contract} on chain ${chain.chain_id}, ${deployed}, owner ${chain.owner ?? "unknown"}`);
+  const anchors = chain.anchors === 0 ? "no anchors" : `${chain.anchors} anchors (${chain.confirmations} confirmation(s)) from ${chain.first_anchor_at} to ${chain.last_anchor_at}, up to tree size ${chain.anchored_size}`;
+  console.log(`  ${anchors}; ${chain.unanchored_records} records not anchored yet`);
+  if (chain.failure === null) console.log("zt audit verify: on-chain OK: every anchor is this log's root at its size");
+  else console.log(`zt audit verify: on-chain FAILED${chain.failure.treeSize === null ? "" : ` at tree size ${chain.failure.treeSize}`}: ${chain.failure.kind}: ${chain.failure.message}`);
+}
+
 async function verify(args: string[]): Promise<number> {
   const { values } = parse(args, {
     store: { type: "string" },
     keys: { type: "string" },
     json: { type: "boolean" },
-    rpc: { type: "string" },
-    contract: { type: "string" },
     "max-lag": { type: "string" },
+    "max-unanchored": { type: "string" },
+    "max-anchor-age": { type: "string" },
+    ...CHAIN_FLAGS,
   });
   const maxLagSeconds = number(values, "max-lag") ?? DEFAULT_MAX_LAG_MS / 1000;
   if (!(maxLagSeconds >= 0)) throw new UsageError("--max-lag must be a number of seconds >= 0");
-  const rpcUrl = text(values, "rpc");
-  const contract = text(values, "contract");
-  if ((rpcUrl === undefined) !== (contract === undefined)) throw new UsageError("--rpc and --contract go together");
-  if (contract !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new UsageError("--contract must be a 0x address");
+  const maxUnanchored = number(values, "max-unanchored");
+  const maxAnchorAge = number(values, "max-anchor-age");
+  for (const [flag, value] of [["max-unanchored", maxUnanchored], ["max-anchor-age", maxAnchorAge]] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new UsageError(`--${flag} must be an integer >= 0`);
+  }
+  const target = chainTarget(values);
+  if (target === undefined && (maxUnanchored !== undefined || maxAnchorAge !== undefined)) throw new UsageError("--max-unanchored and --max-anchor-age need --rpc");
   const config = configFor(text(values, "store"));
   const keysPath = resolve(text(values, "keys") ?? defaultKeysPath(config));
   const auditKeys = readAuditKeys(keysPath);
   const runtime = storeRuntime(config);
   try {
-    const report = await runtime.runPromise(Effect.either(verifyAudit({ auditKeys, maxLagMs: maxLagSeconds * 1000 })));
+    const tree = new MerkleTree();
+    const recorded = anchorTargetCollector();
+    const report = await runtime.runPromise(Effect.either(verifyAudit({ auditKeys, maxLagMs: maxLagSeconds * 1000, tree, onEvent: recorded.onEvent })));
     if (Either.isLeft(report)) {
       console.error(`zt audit verify: cannot read the store: ${report.left.message}`);
       return 2;
     }
-    const anchors = report.right.ok && rpcUrl !== undefined && contract !== undefined ? await runtime.runPromise(checkConfirmedAnchors(rpcUrl, contract)) : undefined;
-    const anchorsOk = anchors === undefined || (typeof anchors !== "string" && anchors.every((a) => a.ok || a.detail.startsWith(NOT_CONFIRMED)));
+    let chain: ChainAuditReport | undefined;
+    if (report.right.ok && target !== undefined) {
+      const audited = await Effect.runPromise(
+        ledgerAt(target.rpcUrl, target.contract).pipe(
+          Effect.flatMap((ledger) =>
+            auditAgainstChain({
+              ledger,
+              log: { size: tree.size, rootAt: (size) => { const root = tree.root(size); return root === undefined ? undefined : bytesToHex(root); } },
+              recordedTargets: recorded.targets(),
+              ...target,
+              ...(maxUnanchored === undefined ? {} : { maxUnanchored }),
+              ...(maxAnchorAge === undefined ? {} : { maxAnchorAgeSeconds: maxAnchorAge }),
+            }),
+          ),
+          Effect.either,
+        ),
+      );
+      if (Either.isLeft(audited)) {
+        console.error(`zt audit verify: cannot read the chain: ${typeof audited.left === "string" ? audited.left : audited.left.message}`);
+        return 2;
+      }
+      chain = audited.right;
+    }
+    const ok = report.right.ok && (chain === undefined || chain.ok);
     if (values["json"] === true) {
-      console.log(JSON.stringify({ ...report.right, ok: report.right.ok && anchorsOk, ...(anchors === undefined ? {} : { anchors }) }, null, 2));
+      console.log(JSON.stringify({ ...report.right, ok, ...(chain === undefined ? {} : { chain }) }, null, 2));
     } else {
       printReport(report.right, false);
-      if (typeof anchors === "string") console.log(`zt audit verify: on-chain check FAILED: ${anchors}`);
-      else if (anchors !== undefined) {
-        console.log(`zt audit verify: on-chain anchors ${anchorsOk ? "OK" : "FAILED"} (${anchors.filter((a) => a.ok).length} of ${anchors.length} checkpoints anchored and proven)`);
-        for (const a of anchors) if (!a.ok) console.log(`  ${a.detail.startsWith(NOT_CONFIRMED) ? "    " : "FAIL"} ${a.batch_id}: ${a.detail}`);
-      }
+      if (chain !== undefined) printChainReport(chain);
     }
-    return report.right.ok && anchorsOk ? 0 : 1;
+    return ok ? 0 : 1;
   } finally {
     await runtime.dispose();
   }
-}
-
-const NOT_CONFIRMED = "not confirmed in the store yet";
-
-/**
- * Every sealed checkpoint against the DAAL: one the store records as confirmed must be
- * anchored with its tree size and proven by its receipt; one that is not confirmed yet
- * is reported, not failed. A string when the chain cannot be read.
- */
-function checkConfirmedAnchors(rpcUrl: string, contract: string) {
-  return Effect.gen(function* () {
-    const trail = yield* AuditTrail;
-    yield* trail.sync;
-    const ledger = yield* ledgerAt(rpcUrl, contract);
-    const results: AnchorCheck[] = [];
-    for (const { checkpoint } of trail.checkpoints()) {
-      const txHash = yield* confirmedAnchorTx(checkpoint.batch_id);
-      const check = yield* checkAnchoredCheckpoint(ledger, checkpoint, txHash);
-      results.push(txHash === undefined && !check.ok ? { ...check, detail: `${NOT_CONFIRMED} (${check.detail})` } : check);
-    }
-    return results;
-  }).pipe(Effect.catchAll((error) => Effect.succeed(typeof error === "string" ? error : `cannot read the chain or the store (${"reason" in error ? error.reason : "error"})`)));
 }
 
 async function proof(args: string[]): Promise<number> {
@@ -177,9 +232,27 @@ const ProofFile = Schema.Struct({
   checkpoint: Schema.optional(Schema.String),
 });
 
+/** An RFC 9162 consistency proof (GET /audit/consistency's answer): from `--consistency FILE`, else the proof file's `consistency` member. */
+const ConsistencyFile = Schema.Struct({ from: Schema.Int, to: Schema.Int, proof: Schema.Array(Hex32) });
+
+function consistencyFrom(path: string | undefined, proofFile: unknown) {
+  let json: unknown = (proofFile as { consistency?: unknown } | null)?.consistency;
+  if (path !== undefined) {
+    try {
+      json = JSON.parse(readFileSync(resolve(path), "utf8"));
+    } catch {
+      throw new UsageError(`${path}: cannot read a JSON consistency proof`);
+    }
+  }
+  if (json === undefined) return undefined;
+  const decoded = Schema.decodeUnknownEither(ConsistencyFile)(json, { onExcessProperty: "ignore" });
+  if (Either.isLeft(decoded)) throw new UsageError("not a consistency proof {from, to, proof: [hex...]}");
+  return decoded.right;
+}
+
 async function checkProof(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { keys: { type: "string" }, json: { type: "boolean" }, rpc: { type: "string" }, contract: { type: "string" } }, 1);
-  const rpcUrl = text(values, "rpc");
+  const { values, positionals } = parse(args, { keys: { type: "string" }, json: { type: "boolean" }, consistency: { type: "string" }, ...CHAIN_FLAGS }, 1);
+
   const file = positionals[0];
   if (file === undefined) throw new UsageError("zt audit check-proof needs a proof file");
   let raw: unknown;
@@ -188,6 +261,8 @@ async function checkProof(args: string[]): Promise<number> {
   } catch {
     throw new UsageError(`${file}: cannot read a JSON proof`);
   }
+  const named = (raw as { anchor?: { contract?: unknown } | null } | null)?.anchor?.contract;
+  const target = chainTarget(values, typeof named === "string" ? named : undefined);
   const decoded = Schema.decodeUnknownEither(ProofFile)(raw);
   const checks: Array<{ name: string; ok: boolean; detail?: string }> = [];
   if (Either.isLeft(decoded)) {
@@ -211,14 +286,23 @@ async function checkProof(args: string[]): Promise<number> {
     } else {
       checks.push({ name: "checkpoint_signature", ok: true, detail: "skipped: no audit key given (--keys)" });
     }
-    if (rpcUrl !== undefined) {
-      const anchor = (raw as { anchor?: { contract?: unknown; tx_hash?: unknown } | null }).anchor;
-      const contract = text(values, "contract") ?? (typeof anchor?.contract === "string" ? anchor.contract : undefined);
-      if (contract === undefined || !/^0x[0-9a-fA-F]{40}$/.test(contract)) throw new UsageError("--rpc needs the DAAL address: --contract, or an anchor.contract in the proof");
-      const txHash = typeof anchor?.tx_hash === "string" ? anchor.tx_hash : undefined;
+    if (target !== undefined) {
+      const consistency = consistencyFrom(text(values, "consistency"), raw);
       const onChain = await Effect.runPromise(
-        ledgerAt(rpcUrl, contract).pipe(
-          Effect.flatMap((ledger) => checkAnchoredCheckpoint(ledger, { batch_id: null, root: p.root, tree_size: p.tree_size }, txHash)),
+        ledgerAt(target.rpcUrl, target.contract).pipe(
+          Effect.flatMap((ledger) => chainAnchors(ledger, target)),
+          Effect.map(({ anchors }) =>
+            proofAgainstChain(
+              anchors,
+              { treeSize: p.tree_size, root: p.root },
+              consistency === undefined
+                ? undefined
+                : (to) =>
+                    consistency.from === p.tree_size &&
+                    consistency.to === to.treeSize &&
+                    verifyConsistency(p.tree_size, to.treeSize, bytes(p.root), bytes(to.root), consistency.proof.map(bytes)).ok,
+            ),
+          ),
           Effect.catchAll((error) => Effect.succeed({ ok: false, detail: typeof error === "string" ? error : `cannot read the chain (${error.reason})` })),
         ),
       );

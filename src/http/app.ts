@@ -5,6 +5,7 @@
  */
 import { Effect } from "effect";
 import { Hono } from "hono";
+import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import { AuditProjector, writerHealthy } from "../audit/AuditProjector.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
@@ -51,18 +52,21 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   // Ready: the store takes writes, the policy is loaded and the audit projection writer
   // runs (or stands by for another instance); a writer restarting after a failure means
   // decisions would be recorded but not chained, so the instance reports not ready.
+  // Anchoring that stopped on a divergence alarm is `degraded`: decisions go on (200).
   app.get("/readyz", async (c) => {
     const ping = await deps.run(Effect.flatMap(EventStore, (store) => store.ping).pipe(Effect.either));
     const storeOk = ping._tag === "Right";
     const status = await deps.run(Effect.flatMap(AuditProjector, (projector) => projector.status).pipe(Effect.either));
     const writer = status._tag === "Right" ? status.right.writer : undefined;
     const auditOk = writer !== undefined && writerHealthy(writer);
+    const alarm = await deps.run(Effect.map(AnchoringSidecar, (anchoring) => (anchoring.info === null ? undefined : anchoring.alarm())));
     const ready = storeOk && auditOk;
     return c.json(
       {
-        status: ready ? "ready" : "not_ready",
+        status: !ready ? "not_ready" : alarm ? "degraded" : "ready",
         store: storeOk ? "ok" : "unavailable",
         audit: { writer: writer?.state ?? "unknown", ...(writer?.state === "restarting" ? { reason: writer.reason, since: writer.since } : {}), lag: status._tag === "Right" ? status.right.lag : null },
+        anchoring: alarm === undefined ? "off" : alarm === null ? "ok" : { state: "diverged", since: alarm.since, detail: alarm.message },
         policy_id: deps.policy.policyId,
         policy_hash: deps.policy.policyHash,
       },

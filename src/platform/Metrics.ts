@@ -98,7 +98,8 @@ export function makeMetrics() {
   const executions = new Counter("zt_executions_total", "Executions of allowed decisions, by broker and outcome (completed, or the failure reason).");
   const unhashableEvents = new Counter("zt_audit_unhashable_events_total", "Stored events that could not be canonicalised and were chained with the stand-in hash (zt audit verify fails on each).");
   const auditWriterUp = new Gauge("zt_audit_writer_up", "1 while the audit projection writer runs or stands by for another instance's lease, 0 while it is restarting after a failure.");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp];
+  const anchorDiverged = new Gauge("zt_anchor_diverged", "1 when the audit log diverges from the chain's latest anchor (anchoring stopped, an alarm), else 0.");
+  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp, anchorDiverged];
   return {
     decisions,
     decisionLatency,
@@ -110,6 +111,7 @@ export function makeMetrics() {
     executions,
     unhashableEvents,
     auditWriterUp,
+    anchorDiverged,
     render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
 }

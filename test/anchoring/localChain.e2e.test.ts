@@ -143,7 +143,7 @@ describe("ZT_CHAIN=local: anchoring on the service's own anvil", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("zt audit verify --rpc --contract checks every confirmed anchor on-chain", async () => {
+  test("zt audit verify --rpc --contract checks every anchor the DAAL emitted against the verified log", async () => {
     const store = `sqlite:${join(dataDir, "events.db")}`;
     const keys = join(dataDir, "keys", "audit.pub.json");
     const run = await runZt(["audit", "verify", "--store", store, "--keys", keys, "--rpc", chain.rpc_url, "--contract", chain.daal_address, "--json"]);
@@ -152,13 +152,16 @@ describe("ZT_CHAIN=local: anchoring on the service's own anvil", () => {
     assert.equal(report.ok, true);
     const confirmed = (await batches(h)).filter((b) => b.anchor?.status === "confirmed");
     assert.ok(confirmed.length >= 1);
-    for (const b of confirmed) assert.equal(report.anchors.find((a: { batch_id: string }) => a.batch_id === b.batch_id)?.ok, true, b.batch_id);
+    assert.equal(report.chain.anchors, (await anchoredLogs(readerFor(chain.rpc_url), chain.daal_address)).length);
+    assert.equal(report.chain.anchored_size, Math.max(...confirmed.map((b) => b.tree_size)));
+    assert.equal(report.chain.from_block, chain.deployment_block, "found by the contract's code");
+    assert.equal(report.chain.from_block_source, "the contract's code");
 
-    // Another DAAL (a fresh deployment) anchored none of them: every confirmed anchor fails there.
+    // Another DAAL (a fresh deployment) anchored none of them, and the store names the real one.
     const other = (await deployDaalWithKey({ rpcUrl: chain.rpc_url, chainId: 31337, ownerKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
     const elsewhere = await runZt(["audit", "verify", "--store", store, "--keys", keys, "--rpc", chain.rpc_url, "--contract", other, "--json"]);
     assert.equal(elsewhere.code, 1, elsewhere.stdout + elsewhere.stderr);
-    assert.equal(JSON.parse(elsewhere.stdout).ok, false);
+    assert.equal(JSON.parse(elsewhere.stdout).chain.failure.kind, "anchor_contract_mismatch");
   });
 
   test("calldata: every anchoring transaction carries only a root and a tree size, nothing of the decisions", async () => {
