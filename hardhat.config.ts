@@ -20,7 +20,7 @@ export default defineConfig({
   solidity: {
     version: solcPackage.version,
     path: require.resolve("solc/soljson.js"),
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
   },
   paths: {
     sources: "./contracts",
