@@ -11,6 +11,7 @@ import type { Address } from "../../src/anchoring/AnchorSubmitter.ts";
 import { deployDaal } from "../../src/anchoring/deployDaal.ts";
 import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, startAnvil, type AnvilProcess, type StartAnvilOptions } from "../../src/anchoring/localChain.ts";
 import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
+import { setAnvilChainId } from "../support/anvil.ts";
 
 export { waitFor, sleep } from "../support/waitFor.ts";
 
@@ -49,13 +50,7 @@ export async function anvilWithDaal(options: StartAnvilOptions = {}): Promise<Ch
   const anvil = await trackedAnvil({ ...options, chainId: ANVIL_CHAIN_ID });
   const deployed = await deployDaal({ chain: "local", rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS });
   if (options.chainId !== undefined && options.chainId !== ANVIL_CHAIN_ID) {
-    const response = await fetch(anvil.rpcUrl, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_setChainId", params: [options.chainId] }),
-    });
-    const answer = (await response.json()) as { error?: { message: string } };
-    if (answer.error !== undefined) throw new Error(`anvil_setChainId(${options.chainId}): ${answer.error.message}`);
+    await setAnvilChainId(anvil.rpcUrl, options.chainId);
   }
   return { anvil, rpcUrl: anvil.rpcUrl, daal: deployed.address, deploymentBlock: deployed.deploymentBlock, client: readerFor(anvil.rpcUrl) };
 }
