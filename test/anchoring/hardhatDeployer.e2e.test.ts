@@ -239,10 +239,17 @@ describe("the contract deployer's path through Hardhat, on anvil", { timeout: 15
     writeFileSync(join(deploymentsDir, `${BASE_SEPOLIA_CHAIN_ID}.json`), JSON.stringify({ ...record, chain_id: BASE_SEPOLIA_CHAIN_ID }));
     sourcify = await startSourcifyStandIn({ rpcUrl: anvil.rpcUrl });
 
+    const stale = await hardhat(newOwner, ["daal", "verify", "--network", "localhost", "--deployment", join(deploymentsDir, `${ANVIL_CHAIN_ID}.json`)], [newOwner.password], {
+      ZT_SOURCIFY_API_URL: sourcify.url,
+    });
+    assert.equal(stale.code, 1, stale.stdout + stale.stderr);
+    assert.match(stale.stderr, new RegExp(`daal: .*${ANVIL_CHAIN_ID}\\.json records chain ${ANVIL_CHAIN_ID}, but the network serves chain ${BASE_SEPOLIA_CHAIN_ID}`));
+    assert.equal(sourcify.requests.length, 0, "nothing reached the explorer");
+
     const run = await hardhat(newOwner, ["daal", "verify", "--network", "localhost"], [newOwner.password], { ZT_SOURCIFY_API_URL: sourcify.url });
     assert.equal(run.code, 0, run.stdout + run.stderr);
     assert.match(run.stdout, /Contract verified successfully on Sourcify/);
-    assert.deepEqual(sourcify.verified, [{ chainId: String(BASE_SEPOLIA_CHAIN_ID), address: daal }]);
+    assert.deepEqual(sourcify.verified, [{ chainId: String(BASE_SEPOLIA_CHAIN_ID), address: daal, creationMatch: "exact_match" }]);
     const submitted = sourcify.requests.find((r) => r.method === "POST");
     assert.ok(submitted !== undefined);
     assert.equal(submitted.path, `/v2/verify/${BASE_SEPOLIA_CHAIN_ID}/${daal}`);

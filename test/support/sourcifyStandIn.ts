@@ -38,8 +38,8 @@ interface Job {
 export interface SourcifyStandIn {
   readonly url: string;
   readonly requests: ReadonlyArray<SourcifyRequest>;
-  /** Addresses verified so far (checksummed), with the chain id. */
-  readonly verified: ReadonlyArray<{ readonly chainId: string; readonly address: string }>;
+  /** Contracts verified so far (checksummed address), with the chain id and whether the creation transaction matched too. */
+  readonly verified: ReadonlyArray<{ readonly chainId: string; readonly address: string; readonly creationMatch: Match }>;
   readonly close: () => Promise<void>;
 }
 
@@ -66,7 +66,7 @@ export async function startSourcifyStandIn(options: { readonly rpcUrl: string })
   const chain = createPublicClient({ transport: http(options.rpcUrl) });
   const requests: SourcifyRequest[] = [];
   const jobs = new Map<string, Job>();
-  const verified: Array<{ chainId: string; address: string }> = [];
+  const verified: Array<{ chainId: string; address: string; creationMatch: Match }> = [];
 
   const lookup = (chainId: string, address: string, match: Match) => ({ match, creationMatch: match, runtimeMatch: match, chainId, address });
 
@@ -114,7 +114,7 @@ export async function startSourcifyStandIn(options: { readonly rpcUrl: string })
       const verificationId = randomUUID();
       const outcome = await verify(chainId, address, body as Record<string, unknown>);
       jobs.set(verificationId, outcome);
-      if (outcome.error === undefined) verified.push({ chainId, address: getAddress(address) });
+      if (outcome.error === undefined) verified.push({ chainId, address: getAddress(address), creationMatch: outcome.creationMatch });
       return answer(202, { verificationId });
     }
     if (request.method === "GET" && job !== null) {
