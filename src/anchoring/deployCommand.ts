@@ -7,7 +7,9 @@
  *   THIRDWEB_SECRET_KEY / THIRDWEB_CLIENT_ID   optional for a non-thirdweb RPC
  *   ZT_DEPLOY_SUBMITTER    address allowed to anchor (default: the deployer)
  *   ZT_DEPLOYMENTS_DIR     where records go (default ./deployments)
- * Used by `scripts/deploy.ts` (`npm run contracts:deploy`) and `zt anchor deploy`.
+ * Used by `scripts/deploy.ts` (`npm run contracts:deploy`), `zt anchor deploy`, and
+ * `scripts/deploy-daal.ts` (`npx hardhat run`, which fills chain, RPC URL and key from
+ * the Hardhat network).
  * Exit codes: 0 deployed, 1 deployment failed, 2 bad settings.
  */
 import { DaalDeployError, deployDaal, redactSecret } from "./deployDaal.ts";

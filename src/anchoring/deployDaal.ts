@@ -1,7 +1,8 @@
 /**
  * Deploys the DAAL contract through thirdweb (`deployContract` from "thirdweb/deploys")
- * with the committed ABI and bytecode, then allows one submitter. Used by
- * `scripts/deploy.ts` and by the service when `ZT_CHAIN=local`.
+ * with the committed ABI and bytecode, then allows one submitter. The one DAAL deployer:
+ * `zt anchor deploy` and `scripts/deploy.ts` (through deployCommand.ts),
+ * `npx hardhat run scripts/deploy-daal.ts` (the same), and the service when `ZT_CHAIN=local`.
  *
  * thirdweb and the network: with a local chain thirdweb talks only to the given RPC.
  * That needs three things, all done here: the chain is registered with

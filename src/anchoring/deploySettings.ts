@@ -33,6 +33,11 @@ function setting(env: Env, name: string): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+/** ZT_DEPLOYMENTS_DIR, else ./deployments, as an absolute path: where deployment records live. */
+export function deploymentsDirFromEnv(env: Env): string {
+  return resolve(setting(env, "ZT_DEPLOYMENTS_DIR") ?? DEFAULT_DEPLOYMENTS_DIR);
+}
+
 /**
  * ZT_DEPLOY_CHAIN (`local` default, `base`, `base-sepolia`); ZT_DEPLOY_RPC_URL, else
  * ZT_CHAIN when it is an http(s) URL, else for `local` http://127.0.0.1:8545;
@@ -91,6 +96,6 @@ export function deploySettingsFromEnv(env: Env): DeploySettings {
     submitter,
     client,
     clientKind,
-    deploymentsDir: resolve(setting(env, "ZT_DEPLOYMENTS_DIR") ?? DEFAULT_DEPLOYMENTS_DIR),
+    deploymentsDir: deploymentsDirFromEnv(env),
   };
 }

@@ -2,8 +2,8 @@
  * `ZT_CHAIN=local`: a development chain run by the service itself. Spawns anvil (the
  * `@foundry-rs/anvil` devDependency's platform binary, resolved through the package,
  * never through PATH) on a free loopback port, waits for eth_chainId, deploys the DAAL
- * with anvil's first well-known development account as owner, authorises the second as
- * the submitter, and writes `$ZT_DATA_DIR/chain.json` (contract section 5:
+ * through the one DAAL deployer (deployDaal.ts, thirdweb) with anvil's first well-known
+ * development account as owner, authorises the second as the submitter, and writes `$ZT_DATA_DIR/chain.json` (contract section 5:
  * `{"rpc_url", "chain_id", "daal_address", "deployment_block"}`). The chain state is kept
  * in `$ZT_DATA_DIR/anvil-state.json` (anvil `--state`), so a restart finds its anchors
  * and its contract again. Anvil stops with the layer's scope.
@@ -18,10 +18,11 @@ import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { Data, Effect, type Scope } from "effect";
-import { createPublicClient, createWalletClient, getAddress, http, type Hex } from "viem";
+import { createPublicClient, getAddress, http, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Address } from "./AnchorSubmitter.ts";
-import { DAAL_ABI, DAAL_BYTECODE } from "./daalArtifact.ts";
+import { DAAL_ABI } from "./daalArtifact.ts";
+import { DaalDeployError, deployDaal } from "./deployDaal.ts";
 import { rpcChain } from "./rpc/rpcPublicClient.ts";
 
 /** anvil's default account 0 (0xf39F…2266): deploys and owns the local DAAL. */
@@ -182,28 +183,6 @@ export async function startAnvil(options: StartAnvilOptions = {}): Promise<Anvil
 
 // --- the DAAL on a development chain ----------------------------------------------------
 
-export interface DeployedDaal {
-  readonly address: Address;
-  readonly deploymentBlock: number;
-}
-
-/** Deploys the DAAL owned by `ownerKey`'s account and authorises `submitter`. */
-export async function deployDaalWithKey(options: { readonly rpcUrl: string; readonly chainId: number; readonly ownerKey: Hex; readonly submitter: Address }): Promise<DeployedDaal> {
-  const account = privateKeyToAccount(options.ownerKey);
-  const chain = rpcChain(options.chainId);
-  const transport = http(options.rpcUrl, { timeout: 10_000, retryCount: 0 });
-  const wallet = createWalletClient({ account, chain, transport });
-  const reader = createPublicClient({ chain, transport });
-  const deployHash = await wallet.deployContract({ abi: DAAL_ABI, bytecode: DAAL_BYTECODE, args: [account.address] });
-  const deployed = await reader.waitForTransactionReceipt({ hash: deployHash, pollingInterval: 50, timeout: 30_000 });
-  if (deployed.status !== "success" || deployed.contractAddress === null || deployed.contractAddress === undefined) throw new Error("the DAAL deployment reverted");
-  const address = getAddress(deployed.contractAddress);
-  const authorised = await wallet.writeContract({ address, abi: DAAL_ABI, functionName: "setSubmitter", args: [options.submitter, true] });
-  const receipt = await reader.waitForTransactionReceipt({ hash: authorised, pollingInterval: 50, timeout: 30_000 });
-  if (receipt.status !== "success") throw new Error("setSubmitter reverted");
-  return { address, deploymentBlock: Number(deployed.blockNumber) };
-}
-
 function readChainFile(path: string): ChainFile | undefined {
   try {
     const file = JSON.parse(readFileSync(path, "utf8")) as Partial<ChainFile>;
@@ -263,8 +242,12 @@ export function startLocalChain(options: { readonly dataDir: string }): Effect.E
       again && previous !== undefined
         ? { address: getAddress(previous.daal_address), deploymentBlock: previous.deployment_block }
         : yield* Effect.tryPromise({
-            try: () => deployDaalWithKey({ rpcUrl: anvil.rpcUrl, chainId: ANVIL_CHAIN_ID, ownerKey: ANVIL_DEPLOYER_KEY, submitter }),
-            catch: (error) => new LocalChainError({ reason: "deploy", message: `deploying the DAAL on anvil failed: ${(error as Error).name}` }),
+            try: () => deployDaal({ chain: "local", rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEPLOYER_KEY, submitter }),
+            catch: (error) =>
+              new LocalChainError({
+                reason: "deploy",
+                message: `deploying the DAAL on anvil failed: ${error instanceof DaalDeployError ? `${error.reason}: ${error.message}` : (error as Error).name}`,
+              }),
           });
     const file: ChainFile = { rpc_url: anvil.rpcUrl, chain_id: ANVIL_CHAIN_ID, daal_address: daal.address, deployment_block: daal.deploymentBlock };
     writeChainFile(chainPath, file);

@@ -7,9 +7,11 @@
  */
 import { createPublicClient, http, parseAbiItem, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, deployDaalWithKey, startAnvil, type AnvilProcess, type StartAnvilOptions } from "../../src/anchoring/localChain.ts";
 import type { Address } from "../../src/anchoring/AnchorSubmitter.ts";
+import { deployDaal } from "../../src/anchoring/deployDaal.ts";
+import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, startAnvil, type AnvilProcess, type StartAnvilOptions } from "../../src/anchoring/localChain.ts";
 import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
+import { setAnvilChainId } from "../support/anvil.ts";
 
 export { waitFor, sleep } from "../support/waitFor.ts";
 
@@ -37,10 +39,19 @@ export interface ChainWithDaal {
   readonly client: PublicClient;
 }
 
-/** A fresh anvil (chain id 31337 unless given) with a DAAL owned by dev account 0 and anvil's dev account 1 as submitter. */
+/**
+ * A fresh anvil (chain id 31337 unless given) with a DAAL deployed by the service's
+ * deployer (deployDaal, thirdweb), owned by dev account 0, with dev account 1 as submitter.
+ * The deployment always happens under chain id 31337 and anvil then switches to the one
+ * asked for (anvil_setChainId): thirdweb looks every other chain id up on its own API,
+ * and these tests reach nothing but loopback.
+ */
 export async function anvilWithDaal(options: StartAnvilOptions = {}): Promise<ChainWithDaal> {
-  const anvil = await trackedAnvil(options);
-  const deployed = await deployDaalWithKey({ rpcUrl: anvil.rpcUrl, chainId: options.chainId ?? ANVIL_CHAIN_ID, ownerKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS });
+  const anvil = await trackedAnvil({ ...options, chainId: ANVIL_CHAIN_ID });
+  const deployed = await deployDaal({ chain: "local", rpcUrl: anvil.rpcUrl, privateKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS });
+  if (options.chainId !== undefined && options.chainId !== ANVIL_CHAIN_ID) {
+    await setAnvilChainId(anvil.rpcUrl, options.chainId);
+  }
   return { anvil, rpcUrl: anvil.rpcUrl, daal: deployed.address, deploymentBlock: deployed.deploymentBlock, client: readerFor(anvil.rpcUrl) };
 }
 

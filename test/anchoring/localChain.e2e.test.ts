@@ -17,7 +17,8 @@ import { ANCHOR_CONFIRMED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anch
 import { verifyAnchorReceipt } from "../../src/anchoring/verifyAnchorReceipt.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
-import { ANVIL_DEPLOYER_KEY, deployDaalWithKey } from "../../src/anchoring/localChain.ts";
+import { deployDaal } from "../../src/anchoring/deployDaal.ts";
+import { ANVIL_DEPLOYER_KEY } from "../../src/anchoring/localChain.ts";
 import { runZt } from "../support/spawnServer.ts";
 import { anchoredLogs, readerFor, SUBMITTER_ADDRESS, transactionsTo, waitFor } from "./anchoringFixtures.ts";
 
@@ -158,7 +159,7 @@ describe("ZT_CHAIN=local: anchoring on the service's own anvil", () => {
     assert.equal(report.chain.from_block_source, "the contract's code");
 
     // Another DAAL (a fresh deployment) anchored none of them, and the store names the real one.
-    const other = (await deployDaalWithKey({ rpcUrl: chain.rpc_url, chainId: 31337, ownerKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
+    const other = (await deployDaal({ chain: "local", rpcUrl: chain.rpc_url, privateKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
     const elsewhere = await runZt(["audit", "verify", "--store", store, "--keys", keys, "--rpc", chain.rpc_url, "--contract", other, "--json"]);
     assert.equal(elsewhere.code, 1, elsewhere.stdout + elsewhere.stderr);
     assert.equal(JSON.parse(elsewhere.stdout).chain.failure.kind, "anchor_contract_mismatch");

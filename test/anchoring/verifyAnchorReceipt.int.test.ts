@@ -13,7 +13,8 @@ import { privateKeyToAccount } from "viem/accounts";
 import { makeDirectSubmitter } from "../../src/anchoring/direct/DirectSubmitter.ts";
 import { checkAnchorReceipt, type AnchorExpectation } from "../../src/anchoring/checkAnchorReceipt.ts";
 import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, deployDaalWithKey, freePort } from "../../src/anchoring/localChain.ts";
+import { deployDaal } from "../../src/anchoring/deployDaal.ts";
+import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, freePort } from "../../src/anchoring/localChain.ts";
 import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
 import { fetchReceiptFacts, verifyAnchorReceipt } from "../../src/anchoring/verifyAnchorReceipt.ts";
 import { anvilWithDaal, stopAllAnvils, SUBMITTER_ADDRESS, type ChainWithDaal } from "./anchoringFixtures.ts";
@@ -39,7 +40,7 @@ describe("verifyAnchorReceipt on anvil", () => {
   before(async () => {
     chain = await anvilWithDaal();
     // A second DAAL, same code and submitter: a transaction to it proves nothing about ours.
-    lookalike = (await deployDaalWithKey({ rpcUrl: chain.rpcUrl, chainId: ANVIL_CHAIN_ID, ownerKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
+    lookalike = (await deployDaal({ chain: "local", rpcUrl: chain.rpcUrl, privateKey: ANVIL_DEPLOYER_KEY, submitter: SUBMITTER_ADDRESS })).address;
     const submitTo = async (contract: Hex, root: Hex, size: number) => {
       const submitter = await Effect.runPromise(makeDirectSubmitter({ rpcUrl: chain.rpcUrl, chainId: ANVIL_CHAIN_ID, contract, privateKey: ANVIL_SUBMITTER_KEY }));
       const { txHash } = await Effect.runPromise(submitter.submit({ root, treeSize: size }));

@@ -102,6 +102,12 @@ describe("DAAL deployment", () => {
     ]);
   });
 
+  it("records the block it was deployed in", async () => {
+    const { contract, deploymentTransaction } = await viem.sendDeploymentTransaction("DAAL", [OWNER]);
+    const receipt = await mined(deploymentTransaction.hash);
+    assert.equal(await publicClient.readContract({ address: contract.address, abi: DAAL_ABI, functionName: "deploymentBlock" }), receipt.blockNumber);
+  });
+
   it("refuses the zero owner with OwnableInvalidOwner(0)", async () => {
     await viem.assertions.revertWithCustomErrorWithArgs(
       viem.deployContract("DAAL", [zeroAddress]),
@@ -145,6 +151,30 @@ describe("DAAL setSubmitter", () => {
       "OwnableUnauthorizedAccount",
       [SUBMITTER],
     );
+    assert.equal(await daal.other.read.isSubmitter([OTHER]), false);
+  });
+
+  it("still names a revoked submitter in what it anchored, and a re-allowed one as before", async () => {
+    const daal = await deployWithSubmitter();
+    await mined(await daal.owner.write.setSubmitter([OTHER, true]));
+    await mined(await daal.submitter.write.anchorCheckpoint([ROOT_A, 1n]));
+    await mined(await daal.other.write.anchorCheckpoint([ROOT_B, 2n]));
+    await mined(await daal.owner.write.setSubmitter([SUBMITTER, false]));
+    assert.equal((await daal.other.read.checkpointOf([ROOT_A])).submitter, SUBMITTER);
+    assert.equal((await daal.other.read.checkpointOf([ROOT_B])).submitter, OTHER);
+    await mined(await daal.owner.write.setSubmitter([SUBMITTER, true]));
+    await mined(await daal.submitter.write.anchorCheckpoint([ROOT_C, 3n]));
+    assert.equal((await daal.other.read.checkpointOf([ROOT_C])).submitter, SUBMITTER);
+    assert.equal((await daal.other.read.checkpointOf([ROOT_A])).submitter, SUBMITTER);
+  });
+
+  it("emits SubmitterSet again for a setting the submitter already has, and keeps it", async () => {
+    const daal = await deployWithSubmitter();
+    const hash = await daal.owner.write.setSubmitter([SUBMITTER, true]);
+    assert.deepEqual(eventsOf(await mined(hash)), [{ eventName: "SubmitterSet", args: { submitter: SUBMITTER, allowed: true } }]);
+    assert.equal(await daal.other.read.isSubmitter([SUBMITTER]), true);
+    const never = await daal.owner.write.setSubmitter([OTHER, false]);
+    assert.deepEqual(eventsOf(await mined(never)), [{ eventName: "SubmitterSet", args: { submitter: OTHER, allowed: false } }]);
     assert.equal(await daal.other.read.isSubmitter([OTHER]), false);
   });
 
@@ -553,5 +583,68 @@ describe("DAAL with ZT-Infra checkpoints", () => {
     assert.equal(log!.topics[1], checkpoint.root);
     assert.equal(BigInt(log!.topics[2]!), checkpoint.treeSize);
     assert.equal(getAddress(`0x${log!.topics[3]!.slice(26)}`), SUBMITTER);
+  });
+});
+
+describe("DAAL agent id hashes in per-action mode", () => {
+  const actionHash = (n: number) => `0x${sha256Hex(`decision ${n}`)}` as Hex;
+
+  async function anchoredAgents(daal: Awaited<ReturnType<typeof deployWithSubmitter>>, agents: ReadonlyArray<Hex>) {
+    for (const [n, agent] of agents.entries()) await mined(await daal.submitter.write.anchorAction([agent, actionHash(n), METADATA_URI]));
+    return await Promise.all(agents.map(async (_, n) => (await daal.other.read.actionOf([actionHash(n)])).agentIdHash));
+  }
+
+  it("answers each action's own agent id hash while agents repeat and interleave", async () => {
+    const daal = await deployWithSubmitter();
+    const agentB = `0x${sha256Hex("agent:ops-1")}` as Hex;
+    const agents = [AGENT_ID_HASH, agentB, AGENT_ID_HASH, AGENT_ID_HASH, agentB];
+    assert.deepEqual(await anchoredAgents(daal, agents), agents);
+  });
+
+  it("keeps apart two agent id hashes that share their first 16 bytes", async () => {
+    const daal = await deployWithSubmitter();
+    const shared = AGENT_ID_HASH.slice(0, 34);
+    const first = `${shared}${"11".repeat(16)}` as Hex;
+    const second = `${shared}${"22".repeat(16)}` as Hex;
+    const agents = [first, second, first, second];
+    assert.deepEqual(await anchoredAgents(daal, agents), agents);
+  });
+
+  it("answers the zero agent id hash, and one whose first 16 bytes are zero", async () => {
+    const daal = await deployWithSubmitter();
+    const lowHalfOnly = `0x${"00".repeat(16)}${"33".repeat(16)}` as Hex;
+    const agents = [zeroHash, lowHalfOnly, zeroHash, AGENT_ID_HASH];
+    assert.deepEqual(await anchoredAgents(daal, agents), agents);
+  });
+});
+
+describe("DAAL gas", () => {
+  // The budgets of the anchoring path (README, "Gas"): a checkpoint, the first one on a
+  // fresh contract included, and an action by an agent the contract has seen before.
+  const CHECKPOINT_GAS_LIMIT = 65_000n;
+  const KNOWN_AGENT_ACTION_GAS_LIMIT = 60_000n;
+  const NEW_AGENT_ACTION_GAS_LIMIT = 80_000n;
+
+  it(`anchorCheckpoint uses at most ${CHECKPOINT_GAS_LIMIT} gas, the first anchor included`, async () => {
+    const daal = await deployWithSubmitter();
+    for (const [n, root] of [ROOT_A, ROOT_B, ROOT_C].entries()) {
+      const receipt = await mined(await daal.submitter.write.anchorCheckpoint([root, BigInt(100 * (n + 1))]));
+      assert.ok(receipt.gasUsed <= CHECKPOINT_GAS_LIMIT, `checkpoint ${n + 1}: ${receipt.gasUsed} gas`);
+    }
+  });
+
+  it(`anchorAction uses at most ${KNOWN_AGENT_ACTION_GAS_LIMIT} gas for an agent seen before, ${NEW_AGENT_ACTION_GAS_LIMIT} for a new one`, async () => {
+    // A stream as a service in per-action mode sends it: a few agents, many decisions each.
+    const daal = await deployWithSubmitter();
+    const agents = ["agent:desk-7", "agent:ops-1", "agent:desk-9"].map((agent) => `0x${sha256Hex(agent)}` as Hex);
+    const seen = new Set<Hex>();
+    for (let n = 0; n < 18; n++) {
+      const agent = agents[n % agents.length]!;
+      const action = `0x${sha256Hex(`stream decision ${n}`)}` as Hex;
+      const receipt = await mined(await daal.submitter.write.anchorAction([agent, action, `${METADATA_URI}/${n}`]));
+      const limit = seen.has(agent) ? KNOWN_AGENT_ACTION_GAS_LIMIT : NEW_AGENT_ACTION_GAS_LIMIT;
+      assert.ok(receipt.gasUsed <= limit, `action ${n} (${seen.has(agent) ? "known" : "new"} agent): ${receipt.gasUsed} gas`);
+      seen.add(agent);
+    }
   });
 });

@@ -27,3 +27,14 @@ export async function startAnvil(): Promise<Anvil> {
     throw new Error(`anvil did not start (run \`npm install\`: the "@foundry-rs/anvil" devDependency provides it): ${(error as Error).message}`);
   }
 }
+
+/** anvil_setChainId: the running chain answers with another chain id from now on (its state stays). */
+export async function setAnvilChainId(rpcUrl: string, chainId: number): Promise<void> {
+  const response = await fetch(rpcUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_setChainId", params: [chainId] }),
+  });
+  const answer = (await response.json()) as { error?: { message: string } };
+  if (answer.error !== undefined) throw new Error(`anvil_setChainId(${chainId}): ${answer.error.message}`);
+}

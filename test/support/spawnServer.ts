@@ -29,8 +29,8 @@ export function requireDeno(): string {
   return DENO_BINARY;
 }
 
-/** The environment of a child: this process's, minus every ZT_* variable, plus `env`. */
-export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+/** The environment of a child: this process's, minus every ZT_* variable, plus `env` (an undefined value removes a variable). */
+export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("ZT_")));
   return { ...base, NO_COLOR: "1", ...env };
 }
@@ -178,18 +178,40 @@ export interface Completed extends Exit {
 }
 
 export interface RunOptions {
-  readonly env?: Record<string, string>;
+  readonly env?: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly timeoutMs?: number;
+  /**
+   * Lines typed at the command's prompts, in order, as a person would: each is written
+   * to stdin once the output since the previous one ends with a prompt (": "); stdin
+   * closes after the last. Without answers, stdin is closed from the start.
+   */
+  readonly answers?: ReadonlyArray<string>;
 }
+
+// ECMA-48 CSI sequences (colours, cursor moves), which prompts may carry.
+const ANSI_ESCAPE = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 /** Runs a command to completion (SIGKILLed and rejected after `timeoutMs`), collecting its output. */
 export async function runToExit(file: string, args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Completed> {
-  const child = spawn(file, [...args], { cwd: options.cwd ?? REPO_ROOT, env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
+  const answers = [...(options.answers ?? [])];
+  const child = spawn(file, [...args], {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: childEnv(options.env ?? {}),
+    stdio: [answers.length > 0 ? "pipe" : "ignore", "pipe", "pipe"],
+  });
   live.add(child);
   let stdout = "";
   let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  let answeredAt = 0;
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    stdout += chunk;
+    if (answers.length > 0 && stdout.slice(answeredAt).replace(ANSI_ESCAPE, "").endsWith(": ")) {
+      answeredAt = stdout.length;
+      child.stdin!.write(`${answers.shift()}\n`);
+      if (answers.length === 0) child.stdin!.end();
+    }
+  });
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   // `close` (not `exit`) so that both pipes are drained.
   const closed = new Promise<Exit>((resolveExit, reject) => {
