@@ -7,12 +7,13 @@
  * deployment is compared with the verified log (anchoredHistory.ts). Reads go through
  * any RPC URL; logs count once they have the given confirmations.
  */
-import { Effect, Either, Schema } from "effect";
+import { Effect, Schema } from "effect";
 import { createPublicClient, getAddress, http } from "viem";
 import type { RecordedEvent } from "../events/EventStore.ts";
 import { checkAnchoredHistory, type AnchoredHistoryFailureKind, type AnchoredHistoryLimits, type ChainAnchor, type VerifiedLog } from "./anchoredHistory.ts";
 import type { AnchorError, Hex32 } from "./AnchorSubmitter.ts";
 import type { DaalLedgerShape } from "./DaalLedger.ts";
+import type { DeploymentRecord } from "./deploymentRecord.ts";
 import { ANCHOR_SUBMITTED, AnchorSubmitted } from "./events.ts";
 import { makeRpcDaalLedger } from "./rpc/RpcDaalLedger.ts";
 
@@ -22,21 +23,6 @@ export function ledgerAt(rpcUrl: string, contract: string) {
     try: () => createPublicClient({ transport: http(rpcUrl, { timeout: 10_000, retryCount: 1 }) }).getChainId(),
     catch: () => "the RPC did not answer eth_chainId" as const,
   }).pipe(Effect.map((chainId) => makeRpcDaalLedger({ rpcUrl, chainId, contract: getAddress(contract) })));
-}
-
-/** A deployment record as `zt anchor deploy` writes it (`deployments/<chain id>.json`); extra fields are allowed. */
-export const DeploymentRecordFile = Schema.Struct({
-  chain_id: Schema.Int.pipe(Schema.positive()),
-  daal_address: Schema.String.pipe(Schema.pattern(/^0x[0-9a-fA-F]{40}$/)),
-  deployment_block: Schema.Int.pipe(Schema.nonNegative()),
-  tx_hash: Schema.String.pipe(Schema.pattern(/^0x[0-9a-fA-F]{64}$/)),
-  owner: Schema.String.pipe(Schema.pattern(/^0x[0-9a-fA-F]{40}$/)),
-});
-export type DeploymentRecordFile = typeof DeploymentRecordFile.Type;
-
-export function decodeDeploymentRecord(json: unknown): DeploymentRecordFile | undefined {
-  const decoded = Schema.decodeUnknownEither(DeploymentRecordFile)(json, { onExcessProperty: "ignore" });
-  return Either.isRight(decoded) ? decoded.right : undefined;
 }
 
 export type ChainFailureKind = "deployment_mismatch" | "anchor_contract_mismatch" | AnchoredHistoryFailureKind;
@@ -99,7 +85,7 @@ function creationBlock(ledger: DaalLedgerShape, head: number): Effect.Effect<num
 }
 
 /** The deployment record's claims against the chain: the first that does not hold, or null. */
-function deploymentProblem(ledger: DaalLedgerShape, record: DeploymentRecordFile): Effect.Effect<string | null, AnchorError> {
+function deploymentProblem(ledger: DaalLedgerShape, record: DeploymentRecord): Effect.Effect<string | null, AnchorError> {
   return Effect.gen(function* () {
     if (record.chain_id !== ledger.chainId) return `the deployment record is for chain ${record.chain_id}, the RPC serves chain ${ledger.chainId}`;
     if (getAddress(record.daal_address) !== ledger.contract) return `the deployment record names ${getAddress(record.daal_address)}, not ${ledger.contract}`;
@@ -122,7 +108,7 @@ function deploymentProblem(ledger: DaalLedgerShape, record: DeploymentRecordFile
 
 /** Where the DAAL's history starts, as the auditor knows it. */
 export interface HistoryRange {
-  readonly deployment?: DeploymentRecordFile;
+  readonly deployment?: DeploymentRecord;
   readonly fromBlock?: number;
   /** Blocks a log needs (including its own) to count; 1 = mined. */
   readonly confirmations: number;

@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
-import { anchorTargetCollector, auditAgainstChain, chainAnchors, decodeDeploymentRecord, ledgerAt, proofAgainstChain, type ChainAuditReport, type DeploymentRecordFile } from "../anchoring/onChainAudit.ts";
+import { readDeploymentRecord, type DeploymentRecord } from "../anchoring/deploymentRecord.ts";
+import { anchorTargetCollector, auditAgainstChain, chainAnchors, ledgerAt, proofAgainstChain, type ChainAuditReport } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
 import { DEFAULT_MAX_LAG_MS, verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
@@ -80,17 +81,13 @@ function printReport(report: VerifyReport, json: boolean): void {
 }
 
 /** Reads `--deployment FILE` (a deployment record); undefined without the flag. */
-function deploymentFrom(path: string | undefined): DeploymentRecordFile | undefined {
+function deploymentFrom(path: string | undefined): DeploymentRecord | undefined {
   if (path === undefined) return undefined;
-  let json: unknown;
   try {
-    json = JSON.parse(readFileSync(resolve(path), "utf8"));
-  } catch {
-    throw new UsageError(`${path}: cannot read a JSON deployment record`);
+    return readDeploymentRecord(resolve(path));
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  const record = decodeDeploymentRecord(json);
-  if (record === undefined) throw new UsageError(`${path}: not a deployment record {chain_id, daal_address, deployment_block, tx_hash, owner}`);
-  return record;
 }
 
 const CHAIN_FLAGS = {
