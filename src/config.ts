@@ -3,6 +3,7 @@
  * override. Invalid configuration is refused with a message naming the variable.
  */
 import { join, resolve } from "node:path";
+import { clientConnectionString, DEFAULT_STREAM_PREFIX, isEventStoreDbUrl, streamPrefixProblem } from "./events/esdb/esdbMapping.ts";
 import type { DockerEndpoint } from "./execution/docker/DockerBroker.ts";
 import type { LogLevelName } from "./platform/Logging.ts";
 
@@ -13,7 +14,13 @@ export type StoreConfig =
       /** How long an append waits for another connection's write lock (`ZT_STORE_BUSY_TIMEOUT_MS`). */
       readonly busyTimeoutMs: number;
     }
-  | { readonly kind: "esdb"; readonly url: string };
+  | {
+      readonly kind: "esdb";
+      /** Holds credentials in its userinfo: never logged or echoed. */
+      readonly url: string;
+      /** Prefix of this store's streams on the server (`ZT_STORE_STREAM_PREFIX`). */
+      readonly streamPrefix: string;
+    };
 
 /** The SQLite busy timeout when `ZT_STORE_BUSY_TIMEOUT_MS` is unset (the adapter's own default). */
 export const DEFAULT_STORE_BUSY_TIMEOUT_MS = 5000;
@@ -81,11 +88,22 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function storeConfig(text: string | undefined, dataDir: string, busyTimeoutMs: number): StoreConfig {
+
+function storeConfig(env: Env, dataDir: string, busyTimeoutMs: number): StoreConfig {
+  const text = env["ZT_STORE"];
   if (text === undefined || text === "") return { kind: "sqlite", path: join(dataDir, "events.db"), busyTimeoutMs };
   if (text.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(text.slice("sqlite:".length)), busyTimeoutMs };
-  if (text.startsWith("esdb://") || text.startsWith("kurrentdb://")) return { kind: "esdb", url: text };
-  throw new ConfigError(`ZT_STORE must be sqlite:PATH or esdb://HOST:PORT, got "${text}"`);
+  if (isEventStoreDbUrl(text)) {
+    // Refused here, not at the first connection, and without repeating the URL.
+    const parsed = clientConnectionString(text);
+    if ("problem" in parsed) throw new ConfigError(`ZT_STORE: the EventStoreDB connection string is refused: ${parsed.problem}`);
+    const streamPrefix = env["ZT_STORE_STREAM_PREFIX"] || DEFAULT_STREAM_PREFIX;
+    const problem = streamPrefixProblem(streamPrefix);
+    if (problem !== undefined) throw new ConfigError(`ZT_STORE_STREAM_PREFIX: ${problem}, got "${streamPrefix}"`);
+    return { kind: "esdb", url: text, streamPrefix };
+  }
+  // The value is not repeated: a store URL carries credentials in its userinfo.
+  throw new ConfigError("ZT_STORE must be sqlite:PATH or esdb://HOST:PORT (kurrentdb://, seed lists a:2113,b:2113 and +discover too)");
 }
 
 const CDP_CHAIN_IDS = { base: 8453, "base-sepolia": 84532 } as const;
@@ -179,7 +197,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host: env["ZT_HOST"] || "127.0.0.1",
     port: integer(env, "ZT_PORT", 8787, 0, 65535),
     dataDir,
-    store: storeConfig(env["ZT_STORE"], dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
+    store: storeConfig(env, dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
     policyDir: resolve(env["ZT_POLICY_DIR"] || "./policies"),
     chain: chainConfig(env["ZT_CHAIN"], env),
     anchoring: {

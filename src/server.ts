@@ -46,14 +46,14 @@ export function storeLayer(config: ServiceConfig, options: { readonly pollInterv
   if (config.store.kind === "sqlite") {
     return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs, ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) });
   }
-  const { url } = config.store;
+  const { url, streamPrefix } = config.store;
   // Loaded on demand: the EventStoreDB client loads a native addon on import (under Deno
   // that needs --allow-ffi), which SQLite deployments should never pay for or depend on.
   return Layer.unwrapEffect(
     Effect.tryPromise({
       try: () => import("./events/esdb/EsdbEventStore.ts"),
       catch: () => new StartupError("ZT_STORE=esdb: the EventStoreDB client cannot load here (its native addon is missing; under Deno, allow ffi)"),
-    }).pipe(Effect.map(({ EsdbEventStore }) => EsdbEventStore.layer({ url }))),
+    }).pipe(Effect.map(({ EsdbEventStore }) => EsdbEventStore.layer({ url, streamPrefix }))),
   );
 }
 
