@@ -14,7 +14,7 @@ import { auditProjectorLayer, AuditProjector, type ProjectionStatus } from "./au
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
-import type { RpcChainConfig, ServiceConfig } from "./config.ts";
+import type { AnchoringTuning, RpcChainConfig, ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { Brokers } from "./execution/Broker.ts";
@@ -85,8 +85,9 @@ function load<A>(what: string, importer: () => Promise<A>): Effect.Effect<A, Sta
 const submitterStartupError = (error: AnchorError) => new StartupError(`anchoring: ${error.message}`);
 
 /** The AnchorSubmitter of ZT_SUBMITTER on an RPC chain. */
-function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Effect<Layer.Layer<AnchorSubmitter, StartupError>, StartupError> {
+function rpcSubmitterLayer(chain: RpcChainConfig, tuning: AnchoringTuning): Effect.Effect<Layer.Layer<AnchorSubmitter, StartupError>, StartupError> {
   const contract = chain.daalAddress as Address;
+  const timeoutMs = tuning.rpcTimeoutMs;
   const submitter = chain.submitter;
   switch (submitter.kind) {
     case "direct":
@@ -96,12 +97,16 @@ function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Eff
     case "thirdweb-engine":
       return Effect.map(load("thirdweb Engine", () => import("./anchoring/thirdweb-engine/ThirdwebEngineSubmitter.ts")), ({ ThirdwebEngineSubmitter }) =>
         ThirdwebEngineSubmitter.layer({
-          engineUrl: submitter.engineUrl,
-          accessToken: submitter.accessToken,
-          backendWallet: submitter.backendWallet as Address,
+          secretKey: submitter.secretKey,
+          serverWallet: submitter.serverWallet as Address,
           chainId: chain.chainId,
           contract,
+          rpcUrl: chain.rpcUrl,
           requestTimeoutMs: timeoutMs,
+          // Waiting for Engine to send the job is part of waiting for the anchor's transaction.
+          sendTimeoutMs: tuning.receiptTimeoutMs,
+          ...(submitter.engineUrl === undefined ? {} : { engineUrl: submitter.engineUrl }),
+          ...(submitter.vaultAccessToken === undefined ? {} : { vaultAccessToken: submitter.vaultAccessToken }),
         }),
       );
     case "cdp":
@@ -111,9 +116,11 @@ function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Eff
           apiKeySecret: submitter.apiKeySecret,
           walletSecret: submitter.walletSecret,
           accountName: submitter.accountName,
+          createAccount: submitter.createAccount,
           network: submitter.network,
           contract,
           rpcUrl: chain.rpcUrl,
+          requestTimeoutMs: timeoutMs,
           ...(submitter.basePath === undefined ? {} : { basePath: submitter.basePath }),
         }).pipe(Layer.mapError(submitterStartupError)),
       );
@@ -165,7 +172,7 @@ export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSide
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const { RpcDaalLedger } = yield* load("RPC", () => import("./anchoring/rpc/RpcDaalLedger.ts"));
-      const submitter = yield* rpcSubmitterLayer(chain, tuning.rpcTimeoutMs);
+      const submitter = yield* rpcSubmitterLayer(chain, tuning);
       return withAdapters(submitter, RpcDaalLedger.layer({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.daalAddress as Address, timeoutMs: tuning.rpcTimeoutMs }));
     }),
   );

@@ -39,8 +39,10 @@ export const AnchorSubmitted = Schema.Struct({
   tx_hash: Hex32,
   submitter: SubmitterKindSchema,
   attempt: Attempt,
-  /** The provider's reference (thirdweb Engine queue id), when there is one. */
+  /** The provider's reference (thirdweb Engine job id), when there is one. */
   provider_id: Schema.optional(Schema.String),
+  /** The idempotency key the provider got (Engine, CDP): a later attempt repeats it while this request may still complete. */
+  idempotency_key: Schema.optional(Schema.String),
 });
 export type AnchorSubmitted = typeof AnchorSubmitted.Type;
 
@@ -74,11 +76,20 @@ export const AnchorFailed = Schema.Struct({
   attempt: Attempt,
   /** What failed, for operators; never a key, token or RPC URL. */
   message: Schema.optional(Schema.String),
+  /** The idempotency key of a request that failed with its outcome unknown (it may still complete). */
+  idempotency_key: Schema.optional(Schema.String),
 });
 export type AnchorFailed = typeof AnchorFailed.Type;
 
 /** Failures after which the sidecar stops trying this batch. */
 export const TERMINAL_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["superseded", "conflict"]);
+
+/**
+ * Failures that leave the provider's request open: it may still be sent or mined. The next
+ * attempt repeats its idempotency key, so the provider answers with that request instead
+ * of starting a second one; any other failure ends it, and the next key is new.
+ */
+export const OUTCOME_OPEN_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["timeout", "unavailable"]);
 
 export type AnchorStatus = "pending" | "submitted" | "confirmed" | "failed";
 
@@ -92,6 +103,8 @@ export interface AnchorState {
   /** The last transaction submitted or confirmed. */
   readonly txHash: string | null;
   readonly providerId: string | null;
+  /** The idempotency key of the last request to the provider that may still complete, for the next attempt to repeat. */
+  readonly openIdempotencyKey: string | null;
   readonly blockNumber: number | null;
   readonly lastFailure: { readonly reason: AnchorFailureReason; readonly retryable: boolean } | null;
   /** No further attempts: confirmed, or failed with a terminal reason. */
@@ -104,6 +117,7 @@ export const INITIAL_ANCHOR_STATE: AnchorState = {
   failures: 0,
   txHash: null,
   providerId: null,
+  openIdempotencyKey: null,
   blockNumber: null,
   lastFailure: null,
   settled: false,
@@ -121,7 +135,7 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
     case ANCHOR_SUBMITTED: {
       const data = Schema.decodeUnknownOption(AnchorSubmitted)(event.data);
       if (data._tag === "None") return next;
-      return { ...next, status: "submitted", txHash: data.value.tx_hash, providerId: data.value.provider_id ?? null };
+      return { ...next, status: "submitted", txHash: data.value.tx_hash, providerId: data.value.provider_id ?? null, openIdempotencyKey: data.value.idempotency_key ?? null };
     }
     case ANCHOR_CONFIRMED: {
       const data = Schema.decodeUnknownOption(AnchorConfirmed)(event.data);
@@ -136,6 +150,7 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
         status: "failed",
         failures: state.failures + 1,
         lastFailure: { reason: data.value.reason, retryable: data.value.retryable },
+        openIdempotencyKey: OUTCOME_OPEN_FAILURES.has(data.value.reason) ? (data.value.idempotency_key ?? state.openIdempotencyKey) : null,
         settled: TERMINAL_FAILURES.has(data.value.reason),
       };
     }
