@@ -183,7 +183,7 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
         const expected = { root, treeSize: checkpoint.tree_size, minConfirmations: options.confirmations };
         let txHash = sentHash;
         const poll: Effect.Effect<{ txHash: Hex32; blockNumber: number; confirmations: number }, AttemptFailed> = Effect.suspend(() => ledger.verifyReceipt(txHash, expected)).pipe(
-          Effect.mapError((error) => fromAnchorError(error)),
+          Effect.mapError(fromAnchorError),
           Effect.flatMap((verdict) => {
             if (verdict.ok) return Effect.succeed({ txHash, blockNumber: verdict.blockNumber, confirmations: verdict.confirmations });
             if (verdict.failed === "receipt_found" || verdict.failed === "confirmations") {
@@ -234,31 +234,32 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
           const root = rootToHex32(checkpoint.root);
           if (root === undefined) return yield* Effect.fail(new AttemptFailed({ reason: "conflict", retryable: false, message: "the checkpoint root is not 32 bytes of hex" }));
 
-          const anchored = yield* ledger.anchoredCheckpoint(root).pipe(Effect.mapError((error) => fromAnchorError(error)));
+          const anchored = yield* ledger.anchoredCheckpoint(root).pipe(Effect.mapError(fromAnchorError));
           if (anchored !== undefined) {
             if (anchored.treeSize !== checkpoint.tree_size) {
               return yield* Effect.fail(new AttemptFailed({ reason: "conflict", retryable: false, message: `the DAAL holds this root with tree size ${anchored.treeSize}, not ${checkpoint.tree_size}` }));
             }
-            const txHash = yield* ledger.findAnchorTransaction(root, anchored.blockNumber).pipe(Effect.mapError((error) => fromAnchorError(error)));
+            const txHash = yield* ledger.findAnchorTransaction(root, anchored.blockNumber).pipe(Effect.mapError(fromAnchorError));
             if (txHash === undefined) {
               return yield* Effect.fail(new AttemptFailed({ reason: "unavailable", retryable: true, message: `the root is anchored in block ${anchored.blockNumber} but the RPC returns no CheckpointAnchored log for it` }));
             }
             return yield* confirm(checkpoint, root, txHash);
           }
 
-          const latest = yield* ledger.latestTreeSize.pipe(Effect.mapError((error) => fromAnchorError(error)));
+          const latest = yield* ledger.latestTreeSize.pipe(Effect.mapError(fromAnchorError));
           if (latest >= checkpoint.tree_size) {
             return yield* Effect.fail(
               new AttemptFailed({ reason: "superseded", retryable: false, message: `the DAAL already holds tree size ${latest} >= ${checkpoint.tree_size}; a consistency proof to that checkpoint covers this batch` }),
             );
           }
 
-          // The last request's key is repeated unless that request is known to be over.
-          let openKey = state.openIdempotencyKey;
-          const inFlight = state.providerId ?? state.txHash;
+          // A request that may still complete is asked after, and its key repeated, unless it is over.
+          const open = state.openRequest;
+          let openKey = open?.idempotencyKey ?? null;
+          const inFlight = open?.providerId ?? open?.txHash ?? null;
           if (inFlight !== null) {
-            const status = yield* submitter.transactionStatus(inFlight).pipe(Effect.mapError((error) => fromAnchorError(error)));
-            if (status.state === "pending" || status.state === "mined") return yield* confirm(checkpoint, root, status.txHash, state.providerId ?? undefined);
+            const status = yield* submitter.transactionStatus(inFlight).pipe(Effect.mapError(fromAnchorError));
+            if (status.state === "pending" || status.state === "mined") return yield* confirm(checkpoint, root, status.txHash, open?.providerId ?? undefined);
             if (status.state === "queued") return yield* Effect.fail(new AttemptFailed({ reason: "timeout", retryable: true, message: `the provider still holds ${inFlight} unsent` }));
             // Errored, or unknown to the provider and the chain (pruned, dropped): a fresh request.
             openKey = null;

@@ -93,6 +93,15 @@ export const OUTCOME_OPEN_FAILURES: ReadonlySet<AnchorFailureReason> = new Set([
 
 export type AnchorStatus = "pending" | "submitted" | "confirmed" | "failed";
 
+/** A request to the provider that may still be sent or mined: the next attempt asks after it or repeats it. */
+export interface OpenRequest {
+  /** Its idempotency key, to repeat it (null for events recorded before keys were). */
+  readonly idempotencyKey: string | null;
+  /** The provider's reference (Engine job id) and the transaction hash, once the request got that far. */
+  readonly providerId: string | null;
+  readonly txHash: string | null;
+}
+
 /** A batch's anchoring as its events tell it. */
 export interface AnchorState {
   readonly status: AnchorStatus;
@@ -102,9 +111,8 @@ export interface AnchorState {
   readonly failures: number;
   /** The last transaction submitted or confirmed. */
   readonly txHash: string | null;
-  readonly providerId: string | null;
-  /** The idempotency key of the last request to the provider that may still complete, for the next attempt to repeat. */
-  readonly openIdempotencyKey: string | null;
+  /** The last request to the provider, while it may still complete (see OUTCOME_OPEN_FAILURES). */
+  readonly openRequest: OpenRequest | null;
   readonly blockNumber: number | null;
   readonly lastFailure: { readonly reason: AnchorFailureReason; readonly retryable: boolean } | null;
   /** No further attempts: confirmed, or failed with a terminal reason. */
@@ -116,8 +124,7 @@ export const INITIAL_ANCHOR_STATE: AnchorState = {
   revision: undefined,
   failures: 0,
   txHash: null,
-  providerId: null,
-  openIdempotencyKey: null,
+  openRequest: null,
   blockNumber: null,
   lastFailure: null,
   settled: false,
@@ -135,12 +142,13 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
     case ANCHOR_SUBMITTED: {
       const data = Schema.decodeUnknownOption(AnchorSubmitted)(event.data);
       if (data._tag === "None") return next;
-      return { ...next, status: "submitted", txHash: data.value.tx_hash, providerId: data.value.provider_id ?? null, openIdempotencyKey: data.value.idempotency_key ?? null };
+      const { tx_hash: txHash, provider_id: providerId = null, idempotency_key: idempotencyKey = null } = data.value;
+      return { ...next, status: "submitted", txHash, openRequest: { idempotencyKey, providerId, txHash } };
     }
     case ANCHOR_CONFIRMED: {
       const data = Schema.decodeUnknownOption(AnchorConfirmed)(event.data);
       if (data._tag === "None") return next;
-      return { ...next, status: "confirmed", txHash: data.value.tx_hash, blockNumber: data.value.block_number, settled: true };
+      return { ...next, status: "confirmed", txHash: data.value.tx_hash, blockNumber: data.value.block_number, openRequest: null, settled: true };
     }
     case ANCHOR_FAILED: {
       const data = Schema.decodeUnknownOption(AnchorFailed)(event.data);
@@ -150,7 +158,13 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
         status: "failed",
         failures: state.failures + 1,
         lastFailure: { reason: data.value.reason, retryable: data.value.retryable },
-        openIdempotencyKey: OUTCOME_OPEN_FAILURES.has(data.value.reason) ? (data.value.idempotency_key ?? state.openIdempotencyKey) : null,
+        // A failed submission that names its key never got a hash; one that does not name
+        // it failed while waiting on the request already open.
+        openRequest: !OUTCOME_OPEN_FAILURES.has(data.value.reason)
+          ? null
+          : data.value.idempotency_key === undefined
+            ? state.openRequest
+            : { idempotencyKey: data.value.idempotency_key, providerId: null, txHash: null },
         settled: TERMINAL_FAILURES.has(data.value.reason),
       };
     }

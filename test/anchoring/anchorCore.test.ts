@@ -130,17 +130,20 @@ describe("anchor events fold into a status", () => {
     assert.equal(foldAnchor([failed(0, "conflict")]).settled, true);
   });
 
-  test("the idempotency key of a request whose outcome is open is kept for the next attempt; a failure that ends the request drops it", () => {
+  test("a request whose outcome is open stays open, with its key and reference, for the next attempt; a failure that ends it closes it", () => {
     const withKey = (event: { type: string; revision: number; data: Record<string, unknown> }, key: string) => ({ ...event, data: { ...event.data, idempotency_key: key } });
     const sent = withKey(submitted(0), "key-1");
-    assert.equal(foldAnchor([sent]).openIdempotencyKey, "key-1");
-    assert.equal(foldAnchor([sent, failed(1, "timeout")]).openIdempotencyKey, "key-1", "a receipt timeout: the transaction may still land");
-    assert.equal(foldAnchor([sent, failed(1, "unavailable")]).openIdempotencyKey, "key-1");
-    assert.equal(foldAnchor([withKey(failed(0, "timeout"), "key-0")]).openIdempotencyKey, "key-0", "a send timeout names the key it used");
+    const openAfterSend = { idempotencyKey: "key-1", providerId: null, txHash: TX };
+    assert.deepEqual(foldAnchor([sent]).openRequest, openAfterSend);
+    assert.deepEqual(foldAnchor([sent, failed(1, "timeout")]).openRequest, openAfterSend, "a receipt timeout: the transaction may still land");
+    assert.deepEqual(foldAnchor([sent, failed(1, "unavailable")]).openRequest, openAfterSend);
+    assert.deepEqual(foldAnchor([sent, withKey(failed(1, "timeout", 2), "key-2")]).openRequest, { idempotencyKey: "key-2", providerId: null, txHash: null }, "a send timeout: a request with no hash yet");
     for (const reason of ["rejected", "reverted", "receipt_invalid", "misconfigured"]) {
-      assert.equal(foldAnchor([sent, failed(1, reason)]).openIdempotencyKey, null, reason);
+      assert.equal(foldAnchor([sent, failed(1, reason)]).openRequest, null, reason);
     }
-    assert.equal(foldAnchor([]).openIdempotencyKey, null);
+    assert.equal(foldAnchor([sent, { type: ANCHOR_CONFIRMED, revision: 1, data: { batch_id: "batch-1", tx_hash: TX, block_number: 7, confirmations: 1 } }]).openRequest, null);
+    assert.deepEqual(foldAnchor([submitted(0)]).openRequest, { idempotencyKey: null, providerId: null, txHash: TX }, "an event from before keys were recorded");
+    assert.equal(foldAnchor([]).openRequest, null);
   });
 
   test("events that do not decode count for the revision only", () => {

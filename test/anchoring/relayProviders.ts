@@ -91,6 +91,8 @@ export async function startRelayingEngine(chain: ChainWithDaal, secretKey: strin
   };
 
   const engine = await startFakeProvider(async (request) => {
+    // engine.thirdweb.com checks the key at its gateway, whose 401 body is not documented:
+    // the adapter goes by the status alone.
     if (request.headers["x-secret-key"] !== secretKey) return { status: 401, json: { error: { message: "Unauthorized" } } };
     if (request.method === "POST" && request.path === "/v1/write/transaction") {
       const options = request.json?.executionOptions ?? {};
@@ -179,13 +181,15 @@ export interface RelayingCdp extends FakeProvider {
  * invalid_request, as CDP refuses a transaction it cannot estimate). Idempotency as
  * docs.cdp.coinbase.com/api-reference/v2/idempotency has it: a repeat of a key returns
  * the first answer, a repeat while the first is still processing is `409 already_exists`,
- * and a request goes on being processed when its client hangs up.
+ * the key with other parameters is `422 idempotency_error`, and a request goes on being
+ * processed when its client hangs up.
  */
 export async function startRelayingCdp(chain: ChainWithDaal, chainId: number): Promise<RelayingCdp> {
   const wallet = serverWallet(chain, chainId);
   const sent: Hex[] = [];
   const answered = new Map<string, Reply>();
   const processing = new Set<string>();
+  const bodies = new Map<string, string>();
 
   const send = async (transaction: Hex): Promise<Reply> => {
     const tx = parseTransaction(transaction);
@@ -207,6 +211,10 @@ export async function startRelayingCdp(chain: ChainWithDaal, chainId: number): P
       if (request.headers["x-wallet-auth"] === undefined) return { status: 401, json: { errorType: "unauthorized", errorMessage: "Wallet auth required." } };
       const key = request.headers["x-idempotency-key"]?.toString();
       if (key === undefined) return send(request.json.transaction as Hex);
+      if ((bodies.get(key) ?? request.body) !== request.body) {
+        return { status: 422, json: { errorType: "idempotency_error", errorMessage: "Idempotency key reused with different parameters.", correlationId: "relay-422" } };
+      }
+      bodies.set(key, request.body);
       const first = answered.get(key);
       if (first !== undefined) return first;
       if (processing.has(key)) return { status: 409, json: { errorType: "already_exists", errorMessage: "Request with this idempotency key is being processed.", correlationId: "relay-409" } };

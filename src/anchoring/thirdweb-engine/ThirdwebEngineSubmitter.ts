@@ -48,7 +48,7 @@ import { rpcPublicClient } from "../rpc/rpcPublicClient.ts";
 import { rpcTransactionStatus } from "../rpc/rpcTransactionStatus.ts";
 import { viemAnchorError } from "../rpc/viemAnchorError.ts";
 
-export const ENGINE_CLOUD_URL = "https://engine.thirdweb.com";
+const ENGINE_CLOUD_URL = "https://engine.thirdweb.com";
 
 export interface ThirdwebEngineSubmitterOptions {
   /** Engine Cloud's base URL (ZT_ENGINE_URL); https://engine.thirdweb.com by default. */
@@ -142,7 +142,7 @@ function resultField(row: SearchRow, key: string): string | undefined {
 }
 
 /** A job's state as the port names it. Engine re-sends a stuck job under a new hash, so the hash is whatever it reports now. */
-export function engineJobStatus(row: SearchRow): TransactionStatus | AnchorError {
+function engineJobStatus(row: SearchRow): TransactionStatus | AnchorError {
   const hash = (row.transactionHash ?? resultField(row, "transactionHash"))?.toLowerCase();
   switch (row.status) {
     case "SUBMITTED":
