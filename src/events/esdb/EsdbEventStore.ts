@@ -104,7 +104,7 @@ const DEFAULT_SETTLE_RETRY = { baseMs: 100, maxMs: 2000 };
 /** How long closing the store waits for the client to cancel its open calls. */
 const DISPOSE_TIMEOUT_MS = 5000;
 /** The ordinary stream `ping` reads (it need not exist): a read any user with access to this store's streams may make. */
-export const READINESS_STREAM = "readiness-probe";
+const READINESS_STREAM = "readiness-probe";
 
 const UTF8 = new TextEncoder();
 
