@@ -3,6 +3,7 @@
  * override. Invalid configuration is refused with a message naming the variable.
  */
 import { join, resolve } from "node:path";
+import { clientConnectionString, DEFAULT_STREAM_PREFIX, isEventStoreDbUrl, streamPrefixProblem } from "./events/esdb/esdbMapping.ts";
 import type { DockerEndpoint } from "./execution/docker/DockerBroker.ts";
 import type { LogLevelName } from "./platform/Logging.ts";
 
@@ -13,7 +14,13 @@ export type StoreConfig =
       /** How long an append waits for another connection's write lock (`ZT_STORE_BUSY_TIMEOUT_MS`). */
       readonly busyTimeoutMs: number;
     }
-  | { readonly kind: "esdb"; readonly url: string };
+  | {
+      readonly kind: "esdb";
+      /** Holds credentials in its userinfo: never logged or echoed. */
+      readonly url: string;
+      /** Prefix of this store's streams on the server (`ZT_STORE_STREAM_PREFIX`). */
+      readonly streamPrefix: string;
+    };
 
 /** The SQLite busy timeout when `ZT_STORE_BUSY_TIMEOUT_MS` is unset (the adapter's own default). */
 export const DEFAULT_STORE_BUSY_TIMEOUT_MS = 5000;
@@ -21,13 +28,23 @@ export const DEFAULT_STORE_BUSY_TIMEOUT_MS = 5000;
 /** How anchors are sent on an RPC chain (`ZT_SUBMITTER`); every field but the kind is a setting, some of them secrets. */
 export type SubmitterConfig =
   | { readonly kind: "direct"; readonly privateKey: string }
-  | { readonly kind: "thirdweb-engine"; readonly engineUrl: string; readonly accessToken: string; readonly backendWallet: string }
+  | {
+      readonly kind: "thirdweb-engine";
+      /** Engine Cloud's base URL; the adapter's default (https://engine.thirdweb.com) when unset. */
+      readonly engineUrl?: string;
+      readonly secretKey: string;
+      readonly vaultAccessToken?: string;
+      /** The server wallet's EOA. */
+      readonly serverWallet: string;
+    }
   | {
       readonly kind: "cdp";
       readonly apiKeyId: string;
       readonly apiKeySecret: string;
       readonly walletSecret: string;
       readonly accountName: string;
+      /** Create the named account when it does not exist (`ZT_CDP_CREATE_ACCOUNT`), else refuse to start. */
+      readonly createAccount: boolean;
       readonly network: "base" | "base-sepolia";
       readonly basePath?: string;
     };
@@ -81,11 +98,22 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function storeConfig(text: string | undefined, dataDir: string, busyTimeoutMs: number): StoreConfig {
+
+function storeConfig(env: Env, dataDir: string, busyTimeoutMs: number): StoreConfig {
+  const text = env["ZT_STORE"];
   if (text === undefined || text === "") return { kind: "sqlite", path: join(dataDir, "events.db"), busyTimeoutMs };
   if (text.startsWith("sqlite:")) return { kind: "sqlite", path: resolve(text.slice("sqlite:".length)), busyTimeoutMs };
-  if (text.startsWith("esdb://") || text.startsWith("kurrentdb://")) return { kind: "esdb", url: text };
-  throw new ConfigError(`ZT_STORE must be sqlite:PATH or esdb://HOST:PORT, got "${text}"`);
+  if (isEventStoreDbUrl(text)) {
+    // Refused here, not at the first connection, and without repeating the URL.
+    const parsed = clientConnectionString(text);
+    if ("problem" in parsed) throw new ConfigError(`ZT_STORE: the EventStoreDB connection string is refused: ${parsed.problem}`);
+    const streamPrefix = env["ZT_STORE_STREAM_PREFIX"] || DEFAULT_STREAM_PREFIX;
+    const problem = streamPrefixProblem(streamPrefix);
+    if (problem !== undefined) throw new ConfigError(`ZT_STORE_STREAM_PREFIX: ${problem}, got "${streamPrefix}"`);
+    return { kind: "esdb", url: text, streamPrefix };
+  }
+  // The value is not repeated: a store URL carries credentials in its userinfo.
+  throw new ConfigError("ZT_STORE must be sqlite:PATH or esdb://HOST:PORT (kurrentdb://, seed lists a:2113,b:2113 and +discover too)");
 }
 
 const CDP_CHAIN_IDS = { base: 8453, "base-sepolia": 84532 } as const;
@@ -107,12 +135,26 @@ function submitterConfig(env: Env, missing: string[]): { submitter: SubmitterCon
       return { submitter: { kind, privateKey } };
     }
     case "thirdweb-engine": {
-      const engineUrl = value("ZT_ENGINE_URL");
-      const accessToken = value("ZT_ENGINE_ACCESS_TOKEN");
-      const backendWallet = value("ZT_ENGINE_BACKEND_WALLET");
-      if (engineUrl !== "" && !HTTP_URL.test(engineUrl)) throw new ConfigError("ZT_ENGINE_URL must be an http(s) URL");
-      if (backendWallet !== "" && !ADDRESS.test(backendWallet)) throw new ConfigError(`ZT_ENGINE_BACKEND_WALLET must be a 0x address, got "${backendWallet}"`);
-      return { submitter: { kind, engineUrl, accessToken, backendWallet } };
+      const secretKey = value("ZT_ENGINE_SECRET_KEY");
+      const serverWallet = value("ZT_ENGINE_SERVER_WALLET");
+      if (secretKey === "" && (env["ZT_ENGINE_ACCESS_TOKEN"] || env["ZT_ENGINE_BACKEND_WALLET"])) {
+        throw new ConfigError(
+          "ZT_ENGINE_ACCESS_TOKEN and ZT_ENGINE_BACKEND_WALLET are settings of self-hosted Engine v2, which is not supported: ZT_SUBMITTER=thirdweb-engine uses Engine Cloud with ZT_ENGINE_SECRET_KEY and ZT_ENGINE_SERVER_WALLET (the server wallet's EOA)",
+        );
+      }
+      const engineUrl = env["ZT_ENGINE_URL"] || undefined;
+      const vaultAccessToken = env["ZT_ENGINE_VAULT_ACCESS_TOKEN"] || undefined;
+      if (engineUrl !== undefined && !HTTP_URL.test(engineUrl)) throw new ConfigError("ZT_ENGINE_URL must be an http(s) URL");
+      if (serverWallet !== "" && !ADDRESS.test(serverWallet)) throw new ConfigError(`ZT_ENGINE_SERVER_WALLET must be a 0x address (the server wallet's EOA), got "${serverWallet}"`);
+      return {
+        submitter: {
+          kind,
+          secretKey,
+          serverWallet,
+          ...(engineUrl === undefined ? {} : { engineUrl }),
+          ...(vaultAccessToken === undefined ? {} : { vaultAccessToken }),
+        },
+      };
     }
     case "cdp": {
       const apiKeyId = value("CDP_API_KEY_ID");
@@ -124,7 +166,12 @@ function submitterConfig(env: Env, missing: string[]): { submitter: SubmitterCon
       if (network !== "base" && network !== "base-sepolia") throw new ConfigError(`ZT_CDP_NETWORK must be base or base-sepolia, got "${network}"`);
       const basePath = env["ZT_CDP_BASE_URL"] || undefined;
       if (basePath !== undefined && !HTTP_URL.test(basePath)) throw new ConfigError("ZT_CDP_BASE_URL must be an http(s) URL");
-      return { submitter: { kind, apiKeyId, apiKeySecret, walletSecret, accountName, network, ...(basePath === undefined ? {} : { basePath }) }, impliedChainId: CDP_CHAIN_IDS[network] };
+      const create = env["ZT_CDP_CREATE_ACCOUNT"] || "true";
+      if (create !== "true" && create !== "false") throw new ConfigError(`ZT_CDP_CREATE_ACCOUNT must be true or false, got "${create}"`);
+      return {
+        submitter: { kind, apiKeyId, apiKeySecret, walletSecret, accountName, createAccount: create === "true", network, ...(basePath === undefined ? {} : { basePath }) },
+        impliedChainId: CDP_CHAIN_IDS[network],
+      };
     }
     default:
       throw new ConfigError(`ZT_SUBMITTER must be direct, thirdweb-engine or cdp, got "${kind}"`);
@@ -179,7 +226,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     host: env["ZT_HOST"] || "127.0.0.1",
     port: integer(env, "ZT_PORT", 8787, 0, 65535),
     dataDir,
-    store: storeConfig(env["ZT_STORE"], dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
+    store: storeConfig(env, dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
     policyDir: resolve(env["ZT_POLICY_DIR"] || "./policies"),
     chain: chainConfig(env["ZT_CHAIN"], env),
     anchoring: {

@@ -14,7 +14,7 @@ import { auditProjectorLayer, AuditProjector, type ProjectionStatus } from "./au
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
-import type { RpcChainConfig, ServiceConfig } from "./config.ts";
+import type { AnchoringTuning, RpcChainConfig, ServiceConfig } from "./config.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { Brokers } from "./execution/Broker.ts";
@@ -47,14 +47,14 @@ export function storeLayer(config: ServiceConfig, options: { readonly pollInterv
   if (config.store.kind === "sqlite") {
     return SqliteEventStore.layer({ path: config.store.path, busyTimeoutMs: config.store.busyTimeoutMs, ...(options.pollIntervalMs === undefined ? {} : { pollIntervalMs: options.pollIntervalMs }) });
   }
-  const { url } = config.store;
+  const { url, streamPrefix } = config.store;
   // Loaded on demand: the EventStoreDB client loads a native addon on import (under Deno
   // that needs --allow-ffi), which SQLite deployments should never pay for or depend on.
   return Layer.unwrapEffect(
     Effect.tryPromise({
       try: () => import("./events/esdb/EsdbEventStore.ts"),
       catch: () => new StartupError("ZT_STORE=esdb: the EventStoreDB client cannot load here (its native addon is missing; under Deno, allow ffi)"),
-    }).pipe(Effect.map(({ EsdbEventStore }) => EsdbEventStore.layer({ url }))),
+    }).pipe(Effect.map(({ EsdbEventStore }) => EsdbEventStore.layer({ url, streamPrefix }))),
   );
 }
 
@@ -86,8 +86,9 @@ function load<A>(what: string, importer: () => Promise<A>): Effect.Effect<A, Sta
 const submitterStartupError = (error: AnchorError) => new StartupError(`anchoring: ${error.message}`);
 
 /** The AnchorSubmitter of ZT_SUBMITTER on an RPC chain. */
-function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Effect<Layer.Layer<AnchorSubmitter, StartupError>, StartupError> {
+function rpcSubmitterLayer(chain: RpcChainConfig, tuning: AnchoringTuning): Effect.Effect<Layer.Layer<AnchorSubmitter, StartupError>, StartupError> {
   const contract = chain.daalAddress as Address;
+  const timeoutMs = tuning.rpcTimeoutMs;
   const submitter = chain.submitter;
   switch (submitter.kind) {
     case "direct":
@@ -97,12 +98,16 @@ function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Eff
     case "thirdweb-engine":
       return Effect.map(load("thirdweb Engine", () => import("./anchoring/thirdweb-engine/ThirdwebEngineSubmitter.ts")), ({ ThirdwebEngineSubmitter }) =>
         ThirdwebEngineSubmitter.layer({
-          engineUrl: submitter.engineUrl,
-          accessToken: submitter.accessToken,
-          backendWallet: submitter.backendWallet as Address,
+          secretKey: submitter.secretKey,
+          serverWallet: submitter.serverWallet as Address,
           chainId: chain.chainId,
           contract,
+          rpcUrl: chain.rpcUrl,
           requestTimeoutMs: timeoutMs,
+          // Waiting for Engine to send the job is part of waiting for the anchor's transaction.
+          sendTimeoutMs: tuning.receiptTimeoutMs,
+          ...(submitter.engineUrl === undefined ? {} : { engineUrl: submitter.engineUrl }),
+          ...(submitter.vaultAccessToken === undefined ? {} : { vaultAccessToken: submitter.vaultAccessToken }),
         }),
       );
     case "cdp":
@@ -112,9 +117,11 @@ function rpcSubmitterLayer(chain: RpcChainConfig, timeoutMs: number): Effect.Eff
           apiKeySecret: submitter.apiKeySecret,
           walletSecret: submitter.walletSecret,
           accountName: submitter.accountName,
+          createAccount: submitter.createAccount,
           network: submitter.network,
           contract,
           rpcUrl: chain.rpcUrl,
+          requestTimeoutMs: timeoutMs,
           ...(submitter.basePath === undefined ? {} : { basePath: submitter.basePath }),
         }).pipe(Layer.mapError(submitterStartupError)),
       );
@@ -166,7 +173,7 @@ export function anchoringLayer(config: ServiceConfig): Layer.Layer<AnchoringSide
   return Layer.unwrapEffect(
     Effect.gen(function* () {
       const { RpcDaalLedger } = yield* load("RPC", () => import("./anchoring/rpc/RpcDaalLedger.ts"));
-      const submitter = yield* rpcSubmitterLayer(chain, tuning.rpcTimeoutMs);
+      const submitter = yield* rpcSubmitterLayer(chain, tuning);
       return withAdapters(submitter, RpcDaalLedger.layer({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, contract: chain.daalAddress as Address, timeoutMs: tuning.rpcTimeoutMs }));
     }),
   );

@@ -37,9 +37,10 @@ export interface AnchorRequest {
   readonly root: Hex32;
   readonly treeSize: number;
   /**
-   * Same key for the same logical attempt (see anchorIdempotencyKey): providers that
-   * support idempotency (Engine, CDP) then answer a repeated request with the original
-   * transaction instead of sending a second one.
+   * Same key for the same request (see anchorIdempotencyKey; the sidecar repeats it while
+   * a request's outcome is unknown): providers that support idempotency (Engine, CDP)
+   * then answer a repeated request with the original transaction instead of sending a
+   * second one.
    */
   readonly idempotencyKey?: string;
 }
@@ -47,20 +48,20 @@ export interface AnchorRequest {
 export interface Submission {
   /** The transaction that carries `anchorCheckpoint(root, treeSize)`. */
   readonly txHash: Hex32;
-  /** The provider's own reference (the Engine queue id), when there is one. */
+  /** The provider's own reference (the Engine job id), when there is one. */
   readonly providerId?: string;
 }
 
 /** What the submitter knows of a transaction it sent, by tx hash or provider id. */
 export type TransactionStatus =
-  /** Held by the provider, not broadcast yet (Engine `queued`). */
+  /** Held by the provider, not broadcast yet (Engine `QUEUED`). */
   | { readonly state: "queued" }
-  /** Broadcast, not mined yet. */
+  /** Broadcast, not mined yet; a provider that re-sends a stuck transaction reports its newest hash. */
   | { readonly state: "pending"; readonly txHash: Hex32 }
   | { readonly state: "mined"; readonly txHash: Hex32; readonly blockNumber: number; readonly success: boolean }
-  /** The provider gave up on it (Engine `errored` or `cancelled`); it will not be mined. */
+  /** The provider gave up on it (Engine `FAILED`); it will not be mined. */
   | { readonly state: "errored"; readonly message: string }
-  /** Neither the provider nor the chain knows it (dropped, or never sent). */
+  /** Neither the provider nor the chain knows it (pruned by the provider, dropped, never sent): a new request is needed. */
   | { readonly state: "unknown" };
 
 export type AnchorErrorReason =
@@ -72,7 +73,7 @@ export type AnchorErrorReason =
   | "reverted"
   /** No answer in time; the transaction may still be sent or mined. */
   | "timeout"
-  /** Credentials, addresses or networks are wrong (401/403, a malformed key). */
+  /** Credentials, addresses, accounts or networks are wrong (401/403, a malformed key, a sender that is not an EOA, billing): fixed by the operator. */
   | "misconfigured";
 
 export class AnchorError extends Data.TaggedError("AnchorError")<{
@@ -81,7 +82,7 @@ export class AnchorError extends Data.TaggedError("AnchorError")<{
   readonly message: string;
   /** The custom error the DAAL reverted with, e.g. `RootAlreadyAnchored`. */
   readonly revert?: string;
-  /** The provider's reference of a request that may still complete (Engine queue id). */
+  /** The provider's reference of a request that may still complete (Engine job id). */
   readonly providerId?: string;
 }> {
   get isRetryable(): boolean {
@@ -93,9 +94,9 @@ export interface AnchorSubmitterShape {
   readonly kind: SubmitterKind;
   /**
    * Sends `anchorCheckpoint(root, treeSize)` to the DAAL and resolves once a transaction
-   * hash exists (Engine: once its queue has sent it). Fails with AnchorError; on
-   * `timeout` the transaction may still land, which the DAAL's duplicate-root check
-   * makes harmless.
+   * hash exists (Engine: once it has sent the job). Fails with AnchorError; on `timeout`
+   * the transaction may still land: a repeat with the same idempotency key then finds
+   * it, and the DAAL's duplicate-root check makes any second one harmless.
    */
   readonly submit: (request: AnchorRequest) => Effect.Effect<Submission, AnchorError>;
   /** The state of a transaction this submitter sent, by provider id or tx hash. */

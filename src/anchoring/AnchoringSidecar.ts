@@ -21,12 +21,18 @@
  *    a batch is not anchored itself; it is covered by the later anchored checkpoint,
  *    which is proven consistent with it. This only happens when something else anchored
  *    a later root of this same log first.
- * 3. If our last transaction for the batch is still in flight (pending or queued at the
- *    provider), wait for it instead of sending another.
- * 4. Otherwise submit through the AnchorSubmitter port (idempotency key per attempt),
- *    record AnchorSubmitted, wait for the receipt and `confirmations`, verify it
- *    (checkAnchorReceipt: status, `to`, the DAAL's CheckpointAnchored log with this root
- *    and size, chain id), record AnchorConfirmed.
+ * 3. If our last transaction for the batch is still in flight (pending, mined or queued
+ *    at the provider), wait for it instead of sending another.
+ * 4. Otherwise submit through the AnchorSubmitter port, record AnchorSubmitted, wait for
+ *    the receipt and `confirmations`, verify it (checkAnchorReceipt: status, `to`, the
+ *    DAAL's CheckpointAnchored log with this root and size, chain id), record
+ *    AnchorConfirmed. While waiting, a provider that re-sends a stuck transaction under a
+ *    new hash (Engine) is asked for the hash it holds now, and that one is followed.
+ *
+ * Idempotency keys: a request whose outcome is unknown (a timeout, the provider
+ * unreachable) may still be sent, so the next attempt repeats its key and the provider
+ * answers with that request; a new key is made only once the previous request is known
+ * to be over (it failed, or the provider and the chain no longer know it).
  *
  * Any failure records AnchorFailed (reason, retryable, attempt) and the batch is tried
  * again after an exponential backoff capped at `retry.maxMs`, forever; later batches
@@ -60,6 +66,7 @@ import {
   anchorStream,
   evolveAnchor,
   INITIAL_ANCHOR_STATE,
+  OUTCOME_OPEN_FAILURES,
   type AnchorFailureReason,
   type AnchorState,
   type AnchorStatus,
@@ -121,9 +128,12 @@ class AttemptFailed extends Data.TaggedError("AttemptFailed")<{
   readonly reason: AnchorFailureReason;
   readonly retryable: boolean;
   readonly message: string;
+  /** The key of the provider request this attempt made, recorded when its outcome is open. */
+  readonly idempotencyKey?: string;
 }> {}
 
-const fromAnchorError = (error: AnchorError) => new AttemptFailed({ reason: error.reason, retryable: error.isRetryable, message: error.message });
+const fromAnchorError = (error: AnchorError, idempotencyKey?: string) =>
+  new AttemptFailed({ reason: error.reason, retryable: error.isRetryable, message: error.message, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) });
 
 const PAGE = 1000;
 
@@ -205,15 +215,43 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
 
       const view = (state: AnchorState): AnchorView => ({ chain_id: ledger.chainId, contract: ledger.contract, tx_hash: state.txHash, status: state.status });
 
+      /**
+       * The hash the provider now holds for its request `providerId`, when it differs from
+       * `txHash` (a stuck transaction re-sent with a higher fee). A provider that failed the
+       * request ends the wait; one that cannot answer leaves the current hash in place.
+       */
+      const providerHash = (providerId: string, txHash: Hex32): Effect.Effect<Hex32, AttemptFailed> =>
+        submitter.transactionStatus(providerId).pipe(
+          Effect.flatMap((status): Effect.Effect<Hex32, AttemptFailed> => {
+            if (status.state === "errored") return Effect.fail(new AttemptFailed({ reason: "rejected", retryable: false, message: status.message }));
+            return Effect.succeed((status.state === "pending" || status.state === "mined") && status.txHash !== txHash ? status.txHash : txHash);
+          }),
+          Effect.catchTag("AnchorError", () => Effect.succeed(txHash)),
+        );
+
       /** Polls the receipt until it proves the anchor with enough confirmations, fails a check, or the wait is over. */
-      const awaitReceipt = (checkpoint: CheckpointSealed, root: Hex32, txHash: Hex32) => {
+      const awaitReceipt = (checkpoint: CheckpointSealed, root: Hex32, sentHash: Hex32, providerId: string | undefined) => {
         const expected = { root, treeSize: checkpoint.tree_size, minConfirmations: options.confirmations };
-        const poll: Effect.Effect<{ blockNumber: number; confirmations: number }, AttemptFailed> = ledger.verifyReceipt(txHash, expected).pipe(
+        let txHash = sentHash;
+        const poll: Effect.Effect<{ txHash: Hex32; blockNumber: number; confirmations: number }, AttemptFailed> = Effect.suspend(() => ledger.verifyReceipt(txHash, expected)).pipe(
           Effect.mapError(fromAnchorError),
           Effect.flatMap((verdict) => {
-            if (verdict.ok) return Effect.succeed({ blockNumber: verdict.blockNumber, confirmations: verdict.confirmations });
+            if (verdict.ok) return Effect.succeed({ txHash, blockNumber: verdict.blockNumber, confirmations: verdict.confirmations });
             if (verdict.failed === "receipt_found" || verdict.failed === "confirmations") {
-              return Effect.sleep(Duration.millis(options.pollMs)).pipe(Effect.zipRight(Effect.suspend(() => poll)));
+              const follow =
+                verdict.failed === "receipt_found" && providerId !== undefined
+                  ? providerHash(providerId, txHash).pipe(
+                      Effect.tap((current) =>
+                        current === txHash
+                          ? Effect.void
+                          : Effect.logInfo("anchor transaction replaced by the provider; following the new hash").pipe(
+                              Effect.annotateLogs({ batch_id: checkpoint.batch_id, tx_hash: current, replaced: txHash }),
+                              Effect.zipRight(Effect.sync(() => (txHash = current))),
+                            ),
+                      ),
+                    )
+                  : Effect.void;
+              return follow.pipe(Effect.zipRight(Effect.sleep(Duration.millis(options.pollMs))), Effect.zipRight(Effect.suspend(() => poll)));
             }
             if (verdict.failed === "status") return Effect.fail(new AttemptFailed({ reason: "reverted", retryable: false, message: `transaction ${txHash} ${verdict.message}` }));
             return Effect.fail(new AttemptFailed({ reason: "receipt_invalid", retryable: false, message: `transaction ${txHash}: ${verdict.failed}: ${verdict.message}` }));
@@ -227,18 +265,18 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
         );
       };
 
-      const confirm = (checkpoint: CheckpointSealed, root: Hex32, txHash: Hex32) =>
+      const confirm = (checkpoint: CheckpointSealed, root: Hex32, sentHash: Hex32, providerId?: string) =>
         Effect.gen(function* () {
-          const receipt = yield* awaitReceipt(checkpoint, root, txHash);
+          const receipt = yield* awaitReceipt(checkpoint, root, sentHash, providerId);
           const state = yield* stateOf(checkpoint.batch_id);
           yield* record(checkpoint.batch_id, state, ANCHOR_CONFIRMED, AnchorConfirmed, {
             batch_id: checkpoint.batch_id,
-            tx_hash: txHash,
+            tx_hash: receipt.txHash,
             block_number: receipt.blockNumber,
             confirmations: receipt.confirmations,
           });
           yield* Effect.logInfo("checkpoint anchored").pipe(
-            Effect.annotateLogs({ batch_id: checkpoint.batch_id, tree_size: checkpoint.tree_size, tx_hash: txHash, block_number: receipt.blockNumber }),
+            Effect.annotateLogs({ batch_id: checkpoint.batch_id, tree_size: checkpoint.tree_size, tx_hash: receipt.txHash, block_number: receipt.blockNumber }),
           );
         });
 
@@ -270,21 +308,23 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
             );
           }
 
-          const inFlight = state.providerId ?? state.txHash;
+          // A request that may still complete is asked after, and its key repeated, unless it is over.
+          const open = state.openRequest;
+          let openKey = open?.idempotencyKey ?? null;
+          const inFlight = open?.providerId ?? open?.txHash ?? null;
           if (inFlight !== null) {
             const status = yield* submitter.transactionStatus(inFlight).pipe(Effect.mapError(fromAnchorError));
-            if (status.state === "pending") return yield* confirm(checkpoint, root, status.txHash);
+            if (status.state === "pending" || status.state === "mined") return yield* confirm(checkpoint, root, status.txHash, open?.providerId ?? undefined);
             if (status.state === "queued") return yield* Effect.fail(new AttemptFailed({ reason: "timeout", retryable: true, message: `the provider still holds ${inFlight} unsent` }));
+            // Errored, or unknown to the provider and the chain (pruned, dropped): a fresh request.
+            openKey = null;
           }
 
           const attemptNumber = state.failures + 1;
+          const idempotencyKey = openKey ?? anchorIdempotencyKey({ chainId: ledger.chainId, contract: ledger.contract, root, attempt: attemptNumber });
           const submission = yield* submitter
-            .submit({
-              root,
-              treeSize: checkpoint.tree_size,
-              idempotencyKey: anchorIdempotencyKey({ chainId: ledger.chainId, contract: ledger.contract, root, attempt: attemptNumber }),
-            })
-            .pipe(Effect.mapError(fromAnchorError));
+            .submit({ root, treeSize: checkpoint.tree_size, idempotencyKey })
+            .pipe(Effect.mapError((error) => fromAnchorError(error, idempotencyKey)));
           yield* record(checkpoint.batch_id, state, ANCHOR_SUBMITTED, AnchorSubmitted, {
             batch_id: checkpoint.batch_id,
             root,
@@ -295,11 +335,12 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
             submitter: submitter.kind,
             attempt: attemptNumber,
             ...(submission.providerId === undefined ? {} : { provider_id: submission.providerId }),
+            idempotency_key: idempotencyKey,
           });
           yield* Effect.logInfo("checkpoint anchor submitted").pipe(
             Effect.annotateLogs({ batch_id: checkpoint.batch_id, tree_size: checkpoint.tree_size, tx_hash: submission.txHash, attempt: attemptNumber }),
           );
-          yield* confirm(checkpoint, root, submission.txHash);
+          yield* confirm(checkpoint, root, submission.txHash, submission.providerId);
         });
 
       /** Attempts until the batch is confirmed or cannot be anchored; failures are recorded and retried with backoff. */
@@ -321,6 +362,9 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
               state = yield* stateOf(checkpoint.batch_id);
               continue;
             }
+            // The attempt may have recorded AnchorSubmitted: the failure goes after it, and a
+            // key made afresh after it must differ from the one it used.
+            state = yield* stateOf(checkpoint.batch_id);
             const attemptNumber = state.failures + 1;
             state = yield* record(checkpoint.batch_id, state, ANCHOR_FAILED, AnchorFailed, {
               batch_id: checkpoint.batch_id,
@@ -328,6 +372,7 @@ export function anchoringSidecarLayer(options: AnchoringSidecarOptions): Layer.L
               retryable: failure.retryable,
               attempt: attemptNumber,
               message: failure.message,
+              ...(failure.idempotencyKey !== undefined && OUTCOME_OPEN_FAILURES.has(failure.reason) ? { idempotency_key: failure.idempotencyKey } : {}),
             });
             yield* Effect.logWarning("checkpoint anchor attempt failed").pipe(
               Effect.annotateLogs({ batch_id: checkpoint.batch_id, reason: failure.reason, retryable: failure.retryable, attempt: attemptNumber, detail: failure.message }),

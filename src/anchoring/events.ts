@@ -39,8 +39,10 @@ export const AnchorSubmitted = Schema.Struct({
   tx_hash: Hex32,
   submitter: SubmitterKindSchema,
   attempt: Attempt,
-  /** The provider's reference (thirdweb Engine queue id), when there is one. */
+  /** The provider's reference (thirdweb Engine job id), when there is one. */
   provider_id: Schema.optional(Schema.String),
+  /** The idempotency key the provider got (Engine, CDP): a later attempt repeats it while this request may still complete. */
+  idempotency_key: Schema.optional(Schema.String),
 });
 export type AnchorSubmitted = typeof AnchorSubmitted.Type;
 
@@ -76,13 +78,31 @@ export const AnchorFailed = Schema.Struct({
   attempt: Attempt,
   /** What failed, for operators; never a key, token or RPC URL. */
   message: Schema.optional(Schema.String),
+  /** The idempotency key of a request that failed with its outcome unknown (it may still complete). */
+  idempotency_key: Schema.optional(Schema.String),
 });
 export type AnchorFailed = typeof AnchorFailed.Type;
 
 /** Failures after which the sidecar stops trying this batch. */
 export const TERMINAL_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["superseded", "conflict", "diverged"]);
 
+/**
+ * Failures that leave the provider's request open: it may still be sent or mined. The next
+ * attempt repeats its idempotency key, so the provider answers with that request instead
+ * of starting a second one; any other failure ends it, and the next key is new.
+ */
+export const OUTCOME_OPEN_FAILURES: ReadonlySet<AnchorFailureReason> = new Set(["timeout", "unavailable"]);
+
 export type AnchorStatus = "pending" | "submitted" | "confirmed" | "failed";
+
+/** A request to the provider that may still be sent or mined: the next attempt asks after it or repeats it. */
+export interface OpenRequest {
+  /** Its idempotency key, to repeat it (null for events recorded before keys were). */
+  readonly idempotencyKey: string | null;
+  /** The provider's reference (Engine job id) and the transaction hash, once the request got that far. */
+  readonly providerId: string | null;
+  readonly txHash: string | null;
+}
 
 /** A batch's anchoring as its events tell it. */
 export interface AnchorState {
@@ -93,7 +113,8 @@ export interface AnchorState {
   readonly failures: number;
   /** The last transaction submitted or confirmed. */
   readonly txHash: string | null;
-  readonly providerId: string | null;
+  /** The last request to the provider, while it may still complete (see OUTCOME_OPEN_FAILURES). */
+  readonly openRequest: OpenRequest | null;
   readonly blockNumber: number | null;
   readonly lastFailure: { readonly reason: AnchorFailureReason; readonly retryable: boolean } | null;
   /** No further attempts: confirmed, or failed with a terminal reason. */
@@ -105,7 +126,7 @@ export const INITIAL_ANCHOR_STATE: AnchorState = {
   revision: undefined,
   failures: 0,
   txHash: null,
-  providerId: null,
+  openRequest: null,
   blockNumber: null,
   lastFailure: null,
   settled: false,
@@ -123,12 +144,13 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
     case ANCHOR_SUBMITTED: {
       const data = Schema.decodeUnknownOption(AnchorSubmitted)(event.data);
       if (data._tag === "None") return next;
-      return { ...next, status: "submitted", txHash: data.value.tx_hash, providerId: data.value.provider_id ?? null };
+      const { tx_hash: txHash, provider_id: providerId = null, idempotency_key: idempotencyKey = null } = data.value;
+      return { ...next, status: "submitted", txHash, openRequest: { idempotencyKey, providerId, txHash } };
     }
     case ANCHOR_CONFIRMED: {
       const data = Schema.decodeUnknownOption(AnchorConfirmed)(event.data);
       if (data._tag === "None") return next;
-      return { ...next, status: "confirmed", txHash: data.value.tx_hash, blockNumber: data.value.block_number, settled: true };
+      return { ...next, status: "confirmed", txHash: data.value.tx_hash, blockNumber: data.value.block_number, openRequest: null, settled: true };
     }
     case ANCHOR_FAILED: {
       const data = Schema.decodeUnknownOption(AnchorFailed)(event.data);
@@ -138,6 +160,13 @@ export function evolveAnchor(state: AnchorState, event: Pick<RecordedEvent, "typ
         status: "failed",
         failures: state.failures + 1,
         lastFailure: { reason: data.value.reason, retryable: data.value.retryable },
+        // A failed submission that names its key never got a hash; one that does not name
+        // it failed while waiting on the request already open.
+        openRequest: !OUTCOME_OPEN_FAILURES.has(data.value.reason)
+          ? null
+          : data.value.idempotency_key === undefined
+            ? state.openRequest
+            : { idempotencyKey: data.value.idempotency_key, providerId: null, txHash: null },
         settled: TERMINAL_FAILURES.has(data.value.reason),
       };
     }

@@ -23,7 +23,13 @@ export type JsonObject = { readonly [key: string]: JsonValue };
 export type ExpectedState = "any" | "no_stream" | "stream_exists" | { readonly revision: number };
 
 export interface NewEvent {
-  /** Unique event id (UUID); a second append of the same id is refused. */
+  /**
+   * Event id (UUID), fresh for every new event. What a store does with an id it already
+   * holds differs by adapter: SQLite refuses it anywhere in the store (`invalid_event`);
+   * EventStoreDB answers a repeat of a stream's own events at the same place as an
+   * idempotent replay (success with the original revision and position, nothing
+   * written) and accepts an id already used in another stream.
+   */
   readonly id: string;
   /** Versioned type name, e.g. `ActionDecided.v1`. */
   readonly type: string;
@@ -55,8 +61,16 @@ export interface AppendResult {
 export type EventStoreErrorReason =
   /** The stream is not in the expected state; nothing was appended. */
   | "wrong_expected_version"
-  /** The store cannot be reached or cannot commit durably; nothing is known to be appended. */
+  /** The store cannot be reached or cannot commit durably; nothing was appended. */
   | "unavailable"
+  /**
+   * The store did not say whether the append committed (a write timeout, a connection
+   * lost mid-call): it may still commit later. Appending the very same events again (same
+   * ids, same expected state) settles it, since the store answers a replay with the
+   * original result. The EventStoreDB adapter does that itself until the server answers,
+   * so `append` never ends with this reason; it names what one attempt saw.
+   */
+  | "unknown_outcome"
   /** The events themselves are unacceptable (not JSON, duplicate id, empty batch). */
   | "invalid_event"
   /** What the store returned cannot be decoded. */
@@ -68,12 +82,16 @@ export class EventStoreError extends Data.TaggedError("EventStoreError")<{
   readonly stream?: string;
 }> {
   get isRetryable(): boolean {
-    return this.reason === "unavailable";
+    return this.reason === "unavailable" || this.reason === "unknown_outcome";
   }
 }
 
 export interface EventStoreShape {
-  /** Appends events atomically to one stream if it is in the expected state; durable when it succeeds. */
+  /**
+   * Appends events atomically to one stream if it is in the expected state; durable when
+   * it succeeds. An append whose outcome the store left open is settled before this
+   * returns (see `unknown_outcome`), so success and failure both say what the log holds.
+   */
   readonly append: (
     stream: string,
     events: ReadonlyArray<NewEvent>,

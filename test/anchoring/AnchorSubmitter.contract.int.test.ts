@@ -1,6 +1,6 @@
 /**
  * Every AnchorSubmitter adapter runs the same contract suite on a real anvil: direct
- * (local key), thirdweb Engine (through a relaying fake Engine) and CDP (through a
+ * (local key), thirdweb Engine Cloud (through a relaying fake Engine) and CDP (through a
  * relaying fake CDP API, on an anvil with base-sepolia's chain id).
  */
 import { after } from "node:test";
@@ -23,10 +23,10 @@ anchorSubmitterContract("DirectSubmitter", async () => {
 
 anchorSubmitterContract("ThirdwebEngineSubmitter", async () => {
   const chain = await anvilWithDaal();
-  const token = `engine-token-${crypto.randomUUID()}`;
-  const engine = await startRelayingEngine(chain, token);
-  const submitter = makeThirdwebEngineSubmitter({ engineUrl: engine.url, accessToken: token, backendWallet: SUBMITTER_ADDRESS, chainId: ANVIL_CHAIN_ID, contract: chain.daal, pollMs: 20 });
-  return { submitter, chain, chainId: ANVIL_CHAIN_ID, secrets: [token], close: () => engine.close() };
+  const secretKey = `engine-secret-${crypto.randomUUID()}`;
+  const engine = await startRelayingEngine(chain, secretKey);
+  const submitter = makeThirdwebEngineSubmitter({ engineUrl: engine.url, secretKey, serverWallet: SUBMITTER_ADDRESS, chainId: ANVIL_CHAIN_ID, contract: chain.daal, rpcUrl: chain.rpcUrl, pollMs: 20 });
+  return { submitter, chain, chainId: ANVIL_CHAIN_ID, secrets: [secretKey], close: () => engine.close() };
 });
 
 anchorSubmitterContract("CdpSubmitter", async () => {

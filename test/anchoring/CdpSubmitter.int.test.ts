@@ -17,17 +17,17 @@
 import assert from "node:assert/strict";
 import { createHash, verify as cryptoVerify, type KeyObject } from "node:crypto";
 import { after, afterEach, before, describe, test } from "node:test";
-import { Effect } from "effect";
+import { Effect, Either, HashMap, Layer, Logger } from "effect";
 import { decodeFunctionData, parseTransaction, type Hex } from "viem";
 import type { AnchorError } from "../../src/anchoring/AnchorSubmitter.ts";
-import { CDP_NETWORK_CHAIN_IDS, makeCdpSubmitter, type CdpSubmitterOptions } from "../../src/anchoring/cdp/CdpSubmitter.ts";
+import { CDP_NETWORK_CHAIN_IDS, CdpSubmitter, makeCdpSubmitter, type CdpSubmitterOptions } from "../../src/anchoring/cdp/CdpSubmitter.ts";
 import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/events.ts";
+import { ANCHOR_FAILED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/events.ts";
 import { freePort } from "../../src/anchoring/localChain.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { isUuidV4 } from "../../src/kernel/ids.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest } from "../support/harness.ts";
-import { anchoredLogs, anvilWithDaal, stopAllAnvils, waitFor } from "./anchoringFixtures.ts";
+import { anchoredLogs, anvilWithDaal, stopAllAnvils, SUBMITTER_ADDRESS, waitFor } from "./anchoringFixtures.ts";
 import { startFakeProvider, type FakeProvider, type RecordedRequest } from "./fakeProvider.ts";
 import { cdpCredentials, startRelayingCdp } from "./relayProviders.ts";
 
@@ -156,7 +156,7 @@ describe("CdpSubmitter against a local CDP API", () => {
     assert.equal(cdp.requests.at(-1)?.headers["x-idempotency-key"], undefined, "no key unless given");
   });
 
-  test("API failures: 5xx unavailable (retryable), 401/403 misconfigured, 400/409 rejected; messages keep type and correlation only", async () => {
+  test("API failures: 5xx unavailable (retryable); 401/403, 402 payment_method_required and 422 idempotency_error misconfigured; 400 rejected; messages keep type and correlation only", async () => {
     const submitter = await open();
     const cases: ReadonlyArray<[number, string, string]> = [
       [500, "internal_server_error", "unavailable"],
@@ -164,8 +164,11 @@ describe("CdpSubmitter against a local CDP API", () => {
       [429, "rate_limit_exceeded", "unavailable"],
       [401, "unauthorized", "misconfigured"],
       [403, "forbidden", "misconfigured"],
+      // No payment method on the project: nothing but the portal fixes it.
+      [402, "payment_method_required", "misconfigured"],
+      // The key was used with another request body (docs.cdp.coinbase.com/api-reference/v2/idempotency).
+      [422, "idempotency_error", "misconfigured"],
       [400, "invalid_request", "rejected"],
-      [409, "idempotency_error", "rejected"],
     ];
     for (const [status, errorType, reason] of cases) {
       cdp.handle = (request) =>
@@ -179,6 +182,90 @@ describe("CdpSubmitter against a local CDP API", () => {
       assert.ok(!error.message.includes("echo of"));
       assertNoSecret(error);
     }
+  });
+
+  test("an IP address the CDP gateway blocks (a 403 that is not an API error) is misconfigured, not a retryable outage", async () => {
+    const submitter = await open();
+    // The gateway's plain-text refusal, which the SDK turns into NetworkError network_ip_blocked (cdpApiClient.ts).
+    cdp.handle = (request) => (request.method === "GET" ? { status: 200, json: { address: ACCOUNT } } : { status: 403, text: "Forbidden: your IP address is blocked" });
+    const error = await Effect.runPromise(Effect.flip(submitter.submit({ root: ROOT, treeSize: 42 })));
+    assert.equal(error.reason, "misconfigured");
+    assert.match(error.message, /network_ip_blocked/);
+    assertNoSecret(error);
+  });
+
+  test("409 already_exists (the key's first request still processing) is asked again with the same key until CDP answers", async () => {
+    const submitter = await open();
+    let conflicts = 0;
+    cdp.handle = (request) => {
+      if (request.method === "GET") return { status: 200, json: { address: ACCOUNT } };
+      conflicts += 1;
+      return conflicts <= 2
+        ? { status: 409, json: { errorType: "already_exists", errorMessage: "Request with this idempotency key is being processed.", correlationId: "corr-409" } }
+        : { status: 200, json: { transactionHash: TX } };
+    };
+    const key = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+    assert.deepEqual(await Effect.runPromise(submitter.submit({ root: ROOT, treeSize: 42, idempotencyKey: key })), { txHash: TX });
+    const sends = cdp.requests.filter((request) => request.method === "POST");
+    assert.equal(sends.length, 3);
+    assert.ok(sends.every((request) => request.headers["x-idempotency-key"] === key));
+  });
+
+  test("409 already_exists until the call's time is up is a timeout (retryable: the next attempt repeats the key)", async () => {
+    const submitter = await open({ requestTimeoutMs: 1200 });
+    cdp.handle = (request) =>
+      request.method === "GET" ? { status: 200, json: { address: ACCOUNT } } : { status: 409, json: { errorType: "already_exists", errorMessage: "processing", correlationId: "corr-409" } };
+    const error = await Effect.runPromise(Effect.flip(submitter.submit({ root: ROOT, treeSize: 42, idempotencyKey: "8e03978e-40d5-43e8-bc93-6894a57f9324" })));
+    assert.equal(error.reason, "timeout");
+    assert.equal(error.isRetryable, true);
+  });
+
+  test("the adapter's timeout cancels the SDK's HTTP request instead of leaving it open", async () => {
+    const submitter = await open({ requestTimeoutMs: 300 });
+    cdp.handle = (request) => (request.method === "GET" ? { status: 200, json: { address: ACCOUNT } } : { status: 200, hang: true });
+    const error = await Effect.runPromise(Effect.flip(submitter.submit({ root: ROOT, treeSize: 42 })));
+    assert.equal(error.reason, "timeout");
+    const send = cdp.requests.find((request) => request.method === "POST");
+    assert.ok(send !== undefined);
+    await waitFor("the hung request closed by the client", async () => (cdp.abandoned.includes(send) ? true : undefined), { timeoutMs: 2000, intervalMs: 20 });
+    assert.equal(cdp.requests.filter((request) => request.method === "POST").length, 1, "not sent again by the SDK's retries");
+  });
+
+  test("the layer looks the account up at start and logs its address; with ZT_CDP_CREATE_ACCOUNT=false a missing name stops startup instead of creating an empty account", async () => {
+    const logged: Array<{ message: string; annotations: Record<string, unknown> }> = [];
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message, annotations }) => void logged.push({ message: String(message), annotations: Object.fromEntries(HashMap.toEntries(annotations)) })));
+    const build = (options: Partial<CdpSubmitterOptions>) =>
+      Effect.runPromise(
+        Effect.either(
+          Effect.scoped(Layer.build(CdpSubmitter.layer({
+            apiKeyId: API_KEY_ID,
+            apiKeySecret: creds.apiKeySecret,
+            walletSecret: creds.walletSecret,
+            accountName: "zt-anchor-test",
+            network: "base-sepolia",
+            contract: DAAL,
+            rpcUrl: `http://127.0.0.1:${freePortNumber}`,
+            basePath: `${cdp.url}/platform`,
+            requestTimeoutMs: 3000,
+            ...options,
+          }))).pipe(Effect.provide(capture)),
+        ),
+      );
+    cdp = await startFakeProvider((request) => (request.method === "GET" ? notFound : { status: 201, json: { address: ACCOUNT, name: "zt-anchor-test" } }));
+    const freePortNumber = await freePort();
+
+    const refused = await build({ createAccount: false });
+    assert.ok(Either.isLeft(refused));
+    assert.equal(refused.left.reason, "misconfigured");
+    assert.match(refused.left.message, /no CDP account is named zt-anchor-test \(ZT_CDP_CREATE_ACCOUNT=false/);
+    assert.deepEqual(cdp.requests.map((r) => r.method), ["GET"], "nothing created");
+
+    const created = await build({});
+    assert.ok(Either.isRight(created));
+    const line = logged.find((entry) => entry.message.startsWith("CDP anchoring account"));
+    assert.equal(line?.annotations["address"], ACCOUNT);
+    assert.equal(line?.annotations["account_name"], "zt-anchor-test");
+    assert.ok(!JSON.stringify(logged).includes(creds.apiKeySecret) && !JSON.stringify(logged).includes(creds.walletSecret));
   });
 
   test("a malformed wallet secret is misconfigured, an unreachable CDP unavailable, a hung one a timeout; no secret in any error", async () => {
@@ -250,6 +337,53 @@ describe("the sidecar anchors through CDP", () => {
       assert.equal(events.find((e) => e.type === ANCHOR_SUBMITTED)?.data["submitter"], "cdp");
       assert.deepEqual((await anchoredLogs(chain.client, chain.daal)).map((l) => l.root), [`0x${batch.root}`]);
       for (const secret of [creds.apiKeySecret, creds.walletSecret]) assert.ok(!h.logs.some((line) => line.includes(secret)), "a CDP secret was logged");
+      assert.ok(h.logs.some((line) => line.includes("CDP anchoring account") && line.toLowerCase().includes(SUBMITTER_ADDRESS.toLowerCase())), "the account's address is logged at start");
+    } finally {
+      await h.close();
+      await fake.close();
+    }
+  });
+
+  test("a send that outlasts the call's timeout is asked again with the same idempotency key: CDP answers it once, one transaction", async () => {
+    const chainId = CDP_NETWORK_CHAIN_IDS["base-sepolia"];
+    const chain = await anvilWithDaal({ chainId });
+    const creds = cdpCredentials();
+    const fake = await startRelayingCdp(chain, chainId);
+    // CDP goes on processing after the client hangs up, for longer than the call's timeout.
+    fake.processingMs = 900;
+    const h = await makeHarness({
+      env: {
+        ZT_CHAIN: chain.rpcUrl,
+        ZT_DAAL_ADDRESS: chain.daal,
+        ZT_SUBMITTER: "cdp",
+        CDP_API_KEY_ID: API_KEY_ID,
+        CDP_API_KEY_SECRET: creds.apiKeySecret,
+        CDP_WALLET_SECRET: creds.walletSecret,
+        ZT_CDP_NETWORK: "base-sepolia",
+        ZT_CDP_BASE_URL: `${fake.url}/platform`,
+        ZT_CHECKPOINT_RECORDS: "4",
+        ZT_CHECKPOINT_MS: "86400000",
+        ZT_ANCHOR_POLL_MS: "50",
+        ZT_ANCHOR_RETRY_BASE_MS: "50",
+        ZT_ANCHOR_RETRY_MAX_MS: "200",
+        ZT_ANCHOR_RPC_TIMEOUT_MS: "300",
+      },
+    });
+    try {
+      assert.equal((await h.putSnapshot({ SOL: 142.1 })).status, 200);
+      const permit = await h.issuePermit({ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, ttl_seconds: 120 });
+      assert.equal((await h.request("POST", "/actions", { token: h.tokens.desk7, json: swapRequest({ permit }) })).status, 200);
+      const batch = await waitFor("batch-1 confirmed", async () => {
+        const reply = await h.request("GET", "/audit/batches", { token: h.tokens.operator });
+        const first = reply.json.batches[0];
+        return first?.anchor?.status === "confirmed" ? first : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 50 });
+      const sends = fake.requests.filter((request) => request.path.endsWith("/send/transaction"));
+      assert.ok(sends.length >= 2, "asked again after the timeout");
+      assert.equal(new Set(sends.map((request) => request.headers["x-idempotency-key"])).size, 1, "with the same key every time");
+      assert.deepEqual(fake.sent, [batch.anchor.tx_hash], "one transaction");
+      const events = await h.built.runtime.runPromise(Effect.flatMap(EventStore, (store) => store.readStream(anchorStream("batch-1"))));
+      assert.equal(events.find((e) => e.type === ANCHOR_FAILED)?.data["reason"], "timeout");
     } finally {
       await h.close();
       await fake.close();

@@ -130,6 +130,22 @@ describe("anchor events fold into a status", () => {
     assert.equal(foldAnchor([failed(0, "conflict")]).settled, true);
   });
 
+  test("a request whose outcome is open stays open, with its key and reference, for the next attempt; a failure that ends it closes it", () => {
+    const withKey = (event: { type: string; revision: number; data: Record<string, unknown> }, key: string) => ({ ...event, data: { ...event.data, idempotency_key: key } });
+    const sent = withKey(submitted(0), "key-1");
+    const openAfterSend = { idempotencyKey: "key-1", providerId: null, txHash: TX };
+    assert.deepEqual(foldAnchor([sent]).openRequest, openAfterSend);
+    assert.deepEqual(foldAnchor([sent, failed(1, "timeout")]).openRequest, openAfterSend, "a receipt timeout: the transaction may still land");
+    assert.deepEqual(foldAnchor([sent, failed(1, "unavailable")]).openRequest, openAfterSend);
+    assert.deepEqual(foldAnchor([sent, withKey(failed(1, "timeout", 2), "key-2")]).openRequest, { idempotencyKey: "key-2", providerId: null, txHash: null }, "a send timeout: a request with no hash yet");
+    for (const reason of ["rejected", "reverted", "receipt_invalid", "misconfigured"]) {
+      assert.equal(foldAnchor([sent, failed(1, reason)]).openRequest, null, reason);
+    }
+    assert.equal(foldAnchor([sent, { type: ANCHOR_CONFIRMED, revision: 1, data: { batch_id: "batch-1", tx_hash: TX, block_number: 7, confirmations: 1 } }]).openRequest, null);
+    assert.deepEqual(foldAnchor([submitted(0)]).openRequest, { idempotencyKey: null, providerId: null, txHash: TX }, "an event from before keys were recorded");
+    assert.equal(foldAnchor([]).openRequest, null);
+  });
+
   test("events that do not decode count for the revision only", () => {
     const state = foldAnchor([{ type: ANCHOR_SUBMITTED, revision: 0, data: { batch_id: "batch-1", tx_hash: "nope" } }, { type: "Other.v1", revision: 1, data: {} }]);
     assert.equal(state.status, "pending");
@@ -187,7 +203,12 @@ describe("ZT_CHAIN and ZT_SUBMITTER configuration", () => {
       return assert.fail("expected a ConfigError");
     };
     assert.match(missing({}), /needs ZT_DAAL_ADDRESS, ZT_SUBMITTER_PRIVATE_KEY, ZT_CHAIN_ID \(ZT_SUBMITTER=direct\)/);
-    assert.match(missing({ ZT_SUBMITTER: "thirdweb-engine", ZT_DAAL_ADDRESS: DAAL, ZT_CHAIN_ID: "8453" }), /needs ZT_ENGINE_URL, ZT_ENGINE_ACCESS_TOKEN, ZT_ENGINE_BACKEND_WALLET/);
+    assert.match(missing({ ZT_SUBMITTER: "thirdweb-engine", ZT_DAAL_ADDRESS: DAAL, ZT_CHAIN_ID: "8453" }), /needs ZT_ENGINE_SECRET_KEY, ZT_ENGINE_SERVER_WALLET \(ZT_SUBMITTER=thirdweb-engine\)/);
+    // The settings of self-hosted Engine v2 are named as such, not silently ignored.
+    assert.match(
+      missing({ ZT_SUBMITTER: "thirdweb-engine", ZT_DAAL_ADDRESS: DAAL, ZT_CHAIN_ID: "8453", ZT_ENGINE_URL: "https://engine.example", ZT_ENGINE_ACCESS_TOKEN: "v2-token", ZT_ENGINE_BACKEND_WALLET: DAAL }),
+      /settings of self-hosted Engine v2, which is not supported: .*ZT_ENGINE_SECRET_KEY and ZT_ENGINE_SERVER_WALLET/,
+    );
     assert.match(missing({ ZT_SUBMITTER: "cdp", ZT_DAAL_ADDRESS: DAAL }), /needs CDP_API_KEY_ID, CDP_API_KEY_SECRET, CDP_WALLET_SECRET \(ZT_SUBMITTER=cdp\)/);
     assert.match(missing({ ZT_SUBMITTER: "carrier-pigeon" }), /ZT_SUBMITTER must be direct, thirdweb-engine or cdp/);
   });
@@ -195,8 +216,32 @@ describe("ZT_CHAIN and ZT_SUBMITTER configuration", () => {
   test("complete settings load; a malformed private key is refused without echoing it", () => {
     const direct = loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_CHAIN_ID: "31337", ZT_SUBMITTER_PRIVATE_KEY: key });
     assert.deepEqual(direct.chain, { rpcUrl: rpc, chainId: 31337, daalAddress: DAAL, submitter: { kind: "direct", privateKey: key } });
+    const engine = loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_CHAIN_ID: "8453", ZT_SUBMITTER: "thirdweb-engine", ZT_ENGINE_SECRET_KEY: "sk", ZT_ENGINE_SERVER_WALLET: OTHER });
+    assert.deepEqual(typeof engine.chain === "object" && engine.chain.submitter, { kind: "thirdweb-engine", secretKey: "sk", serverWallet: OTHER });
+    const engineWithVault = loadConfig({
+      ...base,
+      ZT_CHAIN: rpc,
+      ZT_DAAL_ADDRESS: DAAL,
+      ZT_CHAIN_ID: "8453",
+      ZT_SUBMITTER: "thirdweb-engine",
+      ZT_ENGINE_SECRET_KEY: "sk",
+      ZT_ENGINE_SERVER_WALLET: OTHER,
+      ZT_ENGINE_VAULT_ACCESS_TOKEN: "vt",
+      ZT_ENGINE_URL: "https://engine.example",
+    });
+    assert.deepEqual(typeof engineWithVault.chain === "object" && engineWithVault.chain.submitter, {
+      kind: "thirdweb-engine",
+      secretKey: "sk",
+      serverWallet: OTHER,
+      vaultAccessToken: "vt",
+      engineUrl: "https://engine.example",
+    });
     const cdp = loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_SUBMITTER: "cdp", CDP_API_KEY_ID: "id", CDP_API_KEY_SECRET: "s", CDP_WALLET_SECRET: "w", ZT_CDP_NETWORK: "base" });
     assert.equal(typeof cdp.chain === "object" && cdp.chain.chainId, 8453, "the CDP network implies the chain id");
+    assert.equal(typeof cdp.chain === "object" && cdp.chain.submitter.kind === "cdp" && cdp.chain.submitter.createAccount, true, "accounts are created unless told not to");
+    const noCreate = loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_SUBMITTER: "cdp", CDP_API_KEY_ID: "id", CDP_API_KEY_SECRET: "s", CDP_WALLET_SECRET: "w", ZT_CDP_CREATE_ACCOUNT: "false" });
+    assert.equal(typeof noCreate.chain === "object" && noCreate.chain.submitter.kind === "cdp" && noCreate.chain.submitter.createAccount, false);
+    assert.throws(() => loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_SUBMITTER: "cdp", CDP_API_KEY_ID: "id", CDP_API_KEY_SECRET: "s", CDP_WALLET_SECRET: "w", ZT_CDP_CREATE_ACCOUNT: "no" }), /ZT_CDP_CREATE_ACCOUNT must be true or false/);
     assert.throws(() => loadConfig({ ...base, ZT_CHAIN: rpc, ZT_DAAL_ADDRESS: DAAL, ZT_SUBMITTER: "cdp", CDP_API_KEY_ID: "id", CDP_API_KEY_SECRET: "s", CDP_WALLET_SECRET: "w", ZT_CDP_NETWORK: "base", ZT_CHAIN_ID: "1" }), /not the chain of ZT_CDP_NETWORK/);
     const badKey = "0xnot-a-key-but-secret-anyway";
     assert.throws(

@@ -27,13 +27,16 @@ export type Handler = (request: RecordedRequest) => Reply | Promise<Reply>;
 export interface FakeProvider {
   readonly url: string;
   readonly requests: RecordedRequest[];
+  /** Requests whose client closed the connection before they were answered (a client-side timeout). */
+  readonly abandoned: RecordedRequest[];
   handle: Handler;
   readonly close: () => Promise<void>;
 }
 
 export async function startFakeProvider(handle: Handler = () => ({ status: 404, json: { error: "no handler" } })): Promise<FakeProvider> {
   const requests: RecordedRequest[] = [];
-  const provider = { url: "", requests, handle, close: async () => undefined } as FakeProvider;
+  const abandoned: RecordedRequest[] = [];
+  const provider = { url: "", requests, abandoned, handle, close: async () => undefined } as FakeProvider;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -47,6 +50,9 @@ export async function startFakeProvider(handle: Handler = () => ({ status: 404, 
       }
       const recorded: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: req.headers, body, json };
       requests.push(recorded);
+      res.on("close", () => {
+        if (!res.writableFinished) abandoned.push(recorded);
+      });
       try {
         const reply = await provider.handle(recorded);
         if (reply.hang) return;

@@ -28,7 +28,7 @@ describe("anchoring settings at startup", () => {
     assert.match(direct.stderr, /zt-infra: ZT_CHAIN is an RPC URL, so anchoring needs ZT_DAAL_ADDRESS, ZT_SUBMITTER_PRIVATE_KEY, ZT_CHAIN_ID \(ZT_SUBMITTER=direct\)/);
     const engine = await runMain({ ZT_DATA_DIR: dataDir, ZT_CHAIN: rpc, ZT_SUBMITTER: "thirdweb-engine", ZT_DAAL_ADDRESS: "0x5FbDB2315678afecb367f032d93F642f64180aa3", ZT_CHAIN_ID: "84532", ZT_ENGINE_URL: "https://engine.example" });
     assert.equal(engine.code, 2);
-    assert.match(engine.stderr, /needs ZT_ENGINE_ACCESS_TOKEN, ZT_ENGINE_BACKEND_WALLET \(ZT_SUBMITTER=thirdweb-engine\)/);
+    assert.match(engine.stderr, /needs ZT_ENGINE_SECRET_KEY, ZT_ENGINE_SERVER_WALLET \(ZT_SUBMITTER=thirdweb-engine\)/);
     for (const run of [direct, engine]) assert.ok(!`${run.stdout}${run.stderr}`.includes("PROVIDER-KEY-123"), "the RPC URL is not echoed");
   });
 

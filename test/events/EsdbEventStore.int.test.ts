@@ -1,23 +1,29 @@
 /**
  * EsdbEventStore: the EventStore contract against a real EventStoreDB / KurrentDB when
- * ZT_ESDB_URL is set (one explicitly skipped test when it is not), the adapter's pure
- * mappings (always), and its failure paths with nothing listening (wherever the client's
- * native addon loads: Node on its prebuilt platforms, Deno with --allow-ffi).
+ * ZT_ESDB_URL is set (one explicitly skipped test when it is not) and against the
+ * stand-in server (FakeEventStoreDB, always), the adapter's pure mappings (always), its
+ * failure paths with nothing listening, and the server behaviours it must meet (write
+ * timeouts, followers, rights on `$all`, deadlines, foreign events) on the stand-in,
+ * wherever the client's native addon loads (Node on its prebuilt platforms, Deno with
+ * --allow-ffi).
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { describe, it } from "node:test";
-import { Chunk, Deferred, Effect, Either, Fiber, Layer, Stream } from "effect";
-import { EventStoreError, type EventStoreErrorReason, type EventStoreShape, type NewEvent } from "../../src/events/EventStore.ts";
+import { Chunk, Deferred, Effect, Either, Fiber, Layer, Logger, Stream } from "effect";
+import { loadConfig, ConfigError } from "../../src/config.ts";
+import { EventStore, EventStoreError, type EventStoreErrorReason, type EventStoreShape, type NewEvent } from "../../src/events/EventStore.ts";
 import {
   appendOutcome,
   clientConnectionString,
   decodeClientEvent,
   esdbBatchProblem,
   isBeyond,
+  isNotLeader,
   isStreamNotFound,
   readPositionFor,
+  streamPrefixProblem,
   toPortPosition,
   toStreamState,
   translateClientError,
@@ -25,17 +31,21 @@ import {
   type Operation,
 } from "../../src/events/esdb/esdbMapping.ts";
 import { eventStoreContract } from "./eventStoreContract.ts";
-import { FakeEventStoreDB } from "./FakeEventStoreDB.ts";
+import { FAKE_LEADER, FakeEventStoreDB } from "./FakeEventStoreDB.ts";
 
 const ESDB_URL = process.env["ZT_ESDB_URL"];
 const NOT_CONFIGURED =
   "optional: EventStoreDB/KurrentDB not configured; set ZT_ESDB_URL=esdb://localhost:2113?tls=false to run the store contract against it";
 
 if (ESDB_URL !== undefined && ESDB_URL !== "") {
-  eventStoreContract("EsdbEventStore", async () => {
-    const { EsdbEventStore } = await import("../../src/events/esdb/EsdbEventStore.ts");
-    return EsdbEventStore.layer({ url: ESDB_URL });
-  });
+  eventStoreContract(
+    "EsdbEventStore",
+    async () => {
+      const { EsdbEventStore } = await import("../../src/events/esdb/EsdbEventStore.ts");
+      return EsdbEventStore.layer({ url: ESDB_URL });
+    },
+    { eventIds: "per_stream" },
+  );
 } else {
   it("EventStore contract: EsdbEventStore", { skip: NOT_CONFIGURED }, () => {});
 }
@@ -48,13 +58,26 @@ const loaded = await Promise.all([import("../../src/events/esdb/EsdbEventStore.t
 const ADDON_MISSING =
   "error" in loaded ? `the client's native addon does not load here (under Deno, run with --allow-ffi): ${loaded.error.slice(0, 120)}` : undefined;
 
+if ("error" in loaded) {
+  it("EventStore contract: EsdbEventStore on the stand-in server", { skip: "the client's native addon does not load here (under Deno, run with --allow-ffi)" }, () => {});
+} else {
+  // One stand-in server for the whole suite, as a shared real server would be.
+  const server = new FakeEventStoreDB();
+  const { esdbEventStoreOn } = loaded.adapter;
+  eventStoreContract(
+    "EsdbEventStore on the stand-in server",
+    () => Layer.succeed(EventStore, esdbEventStoreOn(server as unknown as Parameters<typeof esdbEventStoreOn>[0])),
+    { eventIds: "per_stream" },
+  );
+}
+
 const SECRET = `secret-${randomUUID()}`;
 const uuid = (): string => randomUUID();
 
 const assertError = (error: EventStoreError, reason: EventStoreErrorReason, stream?: string): void => {
   assert.ok(error instanceof EventStoreError);
   assert.equal(error.reason, reason, `expected ${reason}, got ${error.reason}: ${error.message}`);
-  assert.equal(error.isRetryable, reason === "unavailable");
+  assert.equal(error.isRetryable, reason === "unavailable" || reason === "unknown_outcome");
   assert.ok(error.message.length > 0);
   assert.ok(!error.message.includes(SECRET), `the message echoes the client's: ${error.message}`);
   assert.equal(error.stream, stream);
@@ -105,12 +128,17 @@ describe("EsdbEventStore mapping (no server)", () => {
     const commandError = (type: string, extra: object = {}) => Object.assign(new Error(SECRET), { type, ...extra });
     const cases: ReadonlyArray<readonly [string, unknown, Operation, EventStoreErrorReason]> = [
       ["WrongExpectedVersion", commandError("wrong-expected-version", { expectedState: 2n, actualState: 4n }), "append", "wrong_expected_version"],
-      ["Unavailable", commandError("unavailable"), "append", "unavailable"],
+      ["Unavailable (connection lost in flight)", commandError("unavailable"), "append", "unknown_outcome"],
+      ["Unavailable, nothing sent (no connection)", commandError("unavailable", { message: `14 UNAVAILABLE: No connection established. ${SECRET}` }), "append", "unavailable"],
       ["Unavailable", commandError("unavailable"), "readStream", "unavailable"],
-      ["DeadlineExceeded", commandError("deadline-exceeded"), "append", "unavailable"],
+      // The batch append's Timeout status (a 2 s write timeout, a forwarded write timing out).
+      ["DeadlineExceeded", commandError("deadline-exceeded"), "append", "unknown_outcome"],
+      ["DeadlineExceeded", commandError("deadline-exceeded"), "readStream", "unavailable"],
+      ["Timeout", commandError("timeout"), "append", "unknown_outcome"],
       ["Timeout", commandError("timeout"), "readAll", "unavailable"],
+      ["Cancelled", commandError("cancelled"), "append", "unknown_outcome"],
       ["Cancelled", commandError("cancelled"), "subscribeAll", "unavailable"],
-      ["NotLeader", commandError("not-leader"), "append", "unavailable"],
+      ["NotLeader (refused before writing)", commandError("not-leader"), "append", "unavailable"],
       ["AccessDenied", commandError("access-denied"), "readAll", "unavailable"],
       ["StreamDeleted", commandError("stream-deleted"), "append", "wrong_expected_version"],
       ["StreamTombstoned", commandError("stream-tombstoned"), "append", "wrong_expected_version"],
@@ -120,9 +148,18 @@ describe("EsdbEventStore mapping (no server)", () => {
       ["TransactionMaxSizeExceeded", commandError("transaction-max-size-exceeded"), "append", "invalid_event"],
       ["InvalidArgument", commandError("invalid-argument"), "append", "invalid_event"],
       ["InvalidArgument", commandError("invalid-argument"), "readAll", "unavailable"],
+      // What the client makes of the server's per-event size refusal: unknown, code 3 kept.
+      ["Unknown, gRPC INVALID_ARGUMENT (an event over the server's size limit)", commandError("unknown", { code: 3 }), "append", "invalid_event"],
+      ["Unknown from a batch append naming the event size limit", commandError("unknown", { message: `Could not recognize Event with Id: x, Size: 9, exceeds Maximum Append Event Size of 8. ${SECRET}` }), "append", "invalid_event"],
+      // The unary append's "Operation timed out" (RpcExceptions.Timeout: ABORTED without details).
+      ["Unknown, gRPC ABORTED", commandError("unknown", { code: 10 }), "append", "unknown_outcome"],
+      ["Unknown, the server not ready", commandError("unknown", { message: `Could not recognize Server Is Not Ready ${SECRET}` }), "append", "unavailable"],
       ["Unknown", commandError("unknown"), "append", "unavailable"],
-      ["gRPC UNAVAILABLE (raw, from appends)", grpcError(14), "append", "unavailable"],
-      ["gRPC DEADLINE_EXCEEDED", grpcError(4), "append", "unavailable"],
+      ["gRPC UNAVAILABLE (raw, from appends) in flight", grpcError(14), "append", "unknown_outcome"],
+      ["gRPC UNAVAILABLE (raw), no connection established", Object.assign(new Error("14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED"), { code: 14 }), "append", "unavailable"],
+      ["gRPC DEADLINE_EXCEEDED", grpcError(4), "append", "unknown_outcome"],
+      ["gRPC ABORTED", grpcError(10), "append", "unknown_outcome"],
+      ["gRPC ABORTED", grpcError(10), "readAll", "unavailable"],
       ["gRPC CANCELLED", grpcError(1), "ping", "unavailable"],
       ["gRPC PERMISSION_DENIED", grpcError(7), "append", "unavailable"],
       ["gRPC UNAUTHENTICATED", grpcError(16), "append", "unavailable"],
@@ -151,6 +188,18 @@ describe("EsdbEventStore mapping (no server)", () => {
       assert.equal(exists.message, "expected no_stream but the stream is at revision 0");
     });
 
+    it("names the right that is missing when access is denied: $all for reads of the global order", () => {
+      assert.match(translateClientError("readAll", undefined, commandError("access-denied")).message, /may not read \$all/);
+      assert.match(translateClientError("subscribeAll", undefined, commandError("access-denied")).message, /may not read \$all/);
+      assert.match(translateClientError("append", "s", commandError("access-denied")).message, /may not write this stream/);
+    });
+
+    it("tells a NotLeader answer apart (the call is made once more, on the leader)", () => {
+      assert.ok(isNotLeader(commandError("not-leader", { leader: FAKE_LEADER })));
+      assert.ok(!isNotLeader(commandError("unavailable")));
+      assert.ok(!isNotLeader(undefined));
+    });
+
     it("classifies the client's own error classes the same way", { skip: ADDON_MISSING }, () => {
       if ("error" in loaded) return;
       const client = loaded.client;
@@ -158,8 +207,11 @@ describe("EsdbEventStore mapping (no server)", () => {
       assert.equal(translateClientError("append", "s", wrong).reason, "wrong_expected_version");
       assert.equal(translateClientError("append", "s", wrong).message, "expected no_stream but the stream is at revision 0");
       const byClass: ReadonlyArray<readonly [unknown, Operation, EventStoreErrorReason]> = [
-        [new client.UnavailableError(), "append", "unavailable"],
+        [new client.UnavailableError(), "append", "unknown_outcome"],
+        [new client.UnavailableError(), "readStream", "unavailable"],
         [new client.DeadlineExceededError(), "readAll", "unavailable"],
+        [new client.DeadlineExceededError(), "append", "unknown_outcome"],
+        [new client.UnknownError(Object.assign(new Error("3 INVALID_ARGUMENT"), { code: 3 }) as never), "append", "invalid_event"],
         [new client.CancelledError(), "subscribeAll", "unavailable"],
         [new client.AccessDeniedError(), "append", "unavailable"],
         [new client.UnknownError(), "readStream", "unavailable"],
@@ -176,20 +228,25 @@ describe("EsdbEventStore mapping (no server)", () => {
     });
   });
 
-  it("refuses what the server cannot store as the port means it: $ streams, $ types, ids that are not lowercase UUIDs", () => {
+  it("refuses what the server cannot store as the port means it: $ types, one id twice in a batch, ids that are not lowercase UUIDs", () => {
     const ok = { id: uuid(), type: "OrderPlaced.v1" };
-    assert.equal(esdbBatchProblem("orders-1", [ok, { id: uuid(), type: "OrderShipped.v1" }]), undefined);
-    assert.match(esdbBatchProblem("$orders", [ok]) ?? "", /reserved for EventStoreDB system streams/);
-    assert.match(esdbBatchProblem("orders-1", [ok, { id: uuid(), type: "$metadata" }]) ?? "", /^event 2 of 2: types starting with \$/);
+    assert.equal(esdbBatchProblem([ok, { id: uuid(), type: "OrderShipped.v1" }]), undefined);
+    assert.match(esdbBatchProblem([ok, { id: uuid(), type: "$metadata" }]) ?? "", /^event 2 of 2: types starting with \$/);
+    assert.match(esdbBatchProblem([ok, { id: uuid(), type: "T" }, { ...ok, type: "T" }]) ?? "", /^event 3 of 3: its id is already used earlier in the batch/);
     for (const id of [uuid().toUpperCase(), "not-a-uuid", `${uuid()}x`, "00000000-0000-0000-0000-000000000000", `{${uuid()}}`]) {
-      assert.match(esdbBatchProblem("orders-1", [{ id, type: "T" }]) ?? "", /^event 1 of 1: id must be a lowercase UUID/, id);
+      assert.match(esdbBatchProblem([{ id, type: "T" }]) ?? "", /^event 1 of 1: id must be a lowercase UUID/, id);
     }
+  });
+
+  it("accepts stream prefixes that name a namespace, and nothing that could be a system stream or carry a separator the server reads", () => {
+    for (const prefix of ["zt.", "zt-infra.", "tenant_a:zt.", "Z"]) assert.equal(streamPrefixProblem(prefix), undefined, prefix);
+    for (const prefix of ["", "$zt.", ".zt", "zt infra.", "zt/", "x".repeat(65)]) assert.ok(streamPrefixProblem(prefix) !== undefined, prefix);
   });
 
   describe("decoding recorded events", () => {
     const created = new Date("2026-03-04T05:06:07.891Z");
     const recorded = (overrides: Partial<ClientEvent> = {}): ClientEvent => ({
-      streamId: "orders-1",
+      streamId: "zt.orders-1",
       id: "6f1c2a52-2f6b-4a53-9e5e-1b7f0d6c9a10",
       type: "OrderPlaced.v1",
       revision: 3n,
@@ -201,8 +258,8 @@ describe("EsdbEventStore mapping (no server)", () => {
       ...overrides,
     });
 
-    it("maps a JSON event: revision and commit position as numbers, recordedAt in RFC 3339 UTC with milliseconds", () => {
-      assert.deepEqual(decodeClientEvent(recorded()), {
+    it("maps a JSON event: the stream without the prefix, revision and commit position as numbers, recordedAt in RFC 3339 UTC with milliseconds", () => {
+      assert.deepEqual(decodeClientEvent(recorded(), "zt."), {
         event: {
           id: "6f1c2a52-2f6b-4a53-9e5e-1b7f0d6c9a10",
           type: "OrderPlaced.v1",
@@ -214,13 +271,14 @@ describe("EsdbEventStore mapping (no server)", () => {
           recordedAt: "2026-03-04T05:06:07.891Z",
         },
       });
-      const noMetadata = decodeClientEvent(recorded({ metadata: undefined }));
+      const noMetadata = decodeClientEvent(recorded({ metadata: undefined }), "zt.");
       assert.ok("event" in noMetadata);
       assert.deepEqual(noMetadata.event.metadata, {});
     });
 
     it("marks events this port did not write as foreign (skipped in $all, corrupt in readStream)", () => {
       const foreign: ReadonlyArray<readonly [string, Partial<ClientEvent>]> = [
+        ["another application's JSON object event, outside the prefix", { streamId: "orders-1" }],
         ["a system stream", { streamId: "$stats-127.0.0.1:2113" }],
         ["a system event type", { type: "$statsCollected" }],
         ["a link event", { type: "$>" }],
@@ -231,7 +289,7 @@ describe("EsdbEventStore mapping (no server)", () => {
         ["metadata that is an array", { metadata: ["x"] }],
       ];
       for (const [label, overrides] of foreign) {
-        const decoded = decodeClientEvent(recorded(overrides));
+        const decoded = decodeClientEvent(recorded(overrides), "zt.");
         assert.ok("foreign" in decoded, `${label}: ${JSON.stringify(decoded, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
         assert.match(decoded.foreign, /^event at revision 3 /);
       }
@@ -247,7 +305,7 @@ describe("EsdbEventStore mapping (no server)", () => {
         ["an invalid date", { created: new Date(Number.NaN) }],
       ];
       for (const [label, overrides] of corrupt) {
-        assert.ok("corrupt" in decodeClientEvent(recorded(overrides)), label);
+        assert.ok("corrupt" in decodeClientEvent(recorded(overrides), "zt."), label);
       }
     });
   });
@@ -255,42 +313,27 @@ describe("EsdbEventStore mapping (no server)", () => {
   describe("append outcome", () => {
     const fresh = { success: true, nextExpectedRevision: 4n, position: { commit: 5000n, prepare: 5000n } };
 
-    it("reports the last revision and the commit position of a fresh append", () => {
-      assert.deepEqual(appendOutcome("s", "any", fresh, 4000n), { revision: 4, position: 5000 });
-      assert.deepEqual(appendOutcome("s", "no_stream", { ...fresh, nextExpectedRevision: 0n }, 0n), { revision: 0, position: 5000 });
+    it("reports the last revision and the commit position, a fresh append and an idempotent replay alike", () => {
+      assert.deepEqual(appendOutcome("s", "any", fresh), { revision: 4, position: 5000 });
+      assert.deepEqual(appendOutcome("s", "no_stream", { ...fresh, nextExpectedRevision: 0n }), { revision: 0, position: 5000 });
     });
 
-    it("refuses an idempotent replay (its position not beyond the end of $all before the append, or none) as invalid_event", () => {
-      for (const [result, endBefore] of [
-        [fresh, 5000n],
-        [fresh, 7000n],
-        [{ success: true, nextExpectedRevision: 4n }, 0n],
-      ] as const) {
-        const error = appendOutcome("s", "any", result, endBefore);
-        assert.ok(error instanceof EventStoreError);
-        assertError(error, "invalid_event", "s");
-      }
+    it("leaves the position to be read when the server reports none or an unusable one (a replay whose original it did not find)", () => {
+      assert.deepEqual(appendOutcome("s", "any", { success: true, nextExpectedRevision: 4n }), { revision: 4, position: undefined });
+      assert.deepEqual(appendOutcome("s", "any", { success: true, nextExpectedRevision: 4n, position: { commit: 2n ** 64n - 1n, prepare: 0n } }), { revision: 4, position: undefined });
     });
 
-    it("maps success: false (throwOnAppendFailure=false) to wrong_expected_version", () => {
-      const missing = appendOutcome("s", "stream_exists", { success: false, nextExpectedRevision: -1n }, 0n);
-      assert.ok(missing instanceof EventStoreError);
-      assertError(missing, "wrong_expected_version", "s");
-      assert.equal(missing.message, "expected stream_exists but the stream does not exist");
-      const behind = appendOutcome("s", { revision: 1 }, { success: false, nextExpectedRevision: 3n }, 0n);
-      assert.ok(behind instanceof EventStoreError);
-      assert.equal(behind.message, "expected revision 1 but the stream is at revision 3");
+    it("maps success: false to wrong_expected_version without repeating the client's revision", () => {
+      const refused = appendOutcome("s", "stream_exists", { success: false, nextExpectedRevision: 1n });
+      assert.ok(refused instanceof EventStoreError);
+      assertError(refused, "wrong_expected_version", "s");
+      assert.equal(refused.message, "expected stream_exists but the stream is in another state");
     });
 
-    it("is corrupt when the server reports no usable position or revision", () => {
-      for (const result of [
-        { success: true, nextExpectedRevision: 4n, position: { commit: 2n ** 64n - 1n, prepare: 0n } },
-        { success: true, nextExpectedRevision: 2n ** 60n, position: { commit: 5000n, prepare: 5000n } },
-      ]) {
-        const error = appendOutcome("s", "any", result, 0n);
-        assert.ok(error instanceof EventStoreError);
-        assertError(error, "corrupt", "s");
-      }
+    it("is corrupt when the server reports no usable revision", () => {
+      const error = appendOutcome("s", "any", { success: true, nextExpectedRevision: 2n ** 60n, position: { commit: 5000n, prepare: 5000n } });
+      assert.ok(error instanceof EventStoreError);
+      assertError(error, "corrupt", "s");
     });
   });
 
@@ -304,6 +347,18 @@ describe("EsdbEventStore mapping (no server)", () => {
         connectionString: "kurrentdb://a:2113,b:2113,c:2113?tls=false&keep-alive-interval=10000&TLS_VERIFY_CERT=false",
       });
       assert.deepEqual(clientConnectionString("ESDB://localhost:2113"), { connectionString: "kurrentdb://localhost:2113" });
+      assert.deepEqual(clientConnectionString("kurrentdb+discover://zt:pw@db.internal:2113?tls=true"), {
+        connectionString: "kurrentdb+discover://zt:pw@db.internal:2113?tls=true",
+      });
+    });
+
+    it("refuses throwOnAppendFailure=false, with which the client misreports a refused append's revision", () => {
+      for (const url of ["esdb://localhost:2113?throwOnAppendFailure=false", "esdb://localhost:2113?tls=false&throw-on-append-failure=FALSE"]) {
+        const result = clientConnectionString(url);
+        assert.ok("problem" in result, url);
+        assert.match(result.problem, /throwOnAppendFailure=false is not supported/);
+      }
+      assert.ok("connectionString" in clientConnectionString("esdb://localhost:2113?throwOnAppendFailure=true"));
     });
 
     it("refuses other schemes and unknown options without echoing the string (the client would print it, password included)", () => {
@@ -339,9 +394,13 @@ const closedPort = (): Promise<number> =>
 const newEvent = (overrides: Partial<NewEvent> = {}): NewEvent => ({ id: uuid(), type: "EsdbTested.v1", data: { secret: SECRET }, ...overrides });
 
 describe("EsdbEventStore with nothing listening", { skip: ADDON_MISSING, timeout: 60_000 }, () => {
-  it("refuses a connection string it will not hand the client, as unavailable and without echoing it", async () => {
+  it("refuses a connection string or stream prefix it will not hand the client, as unavailable and without echoing it", async () => {
     if ("error" in loaded) return;
-    for (const url of [`esdb://admin:${SECRET}@localhost:2113?tls=false&bogus=1`, `postgres://admin:${SECRET}@localhost`]) {
+    const prefix = await Effect.runPromise(Effect.either(Effect.scoped(Layer.build(loaded.adapter.EsdbEventStore.layer({ url: "esdb://localhost:2113", streamPrefix: "$all" })))));
+    assert.ok(Either.isLeft(prefix));
+    assertError(prefix.left, "unavailable");
+    assert.match(prefix.left.message, /stream prefix/);
+    for (const url of [`esdb://admin:${SECRET}@localhost:2113?tls=false&bogus=1`, `postgres://admin:${SECRET}@localhost`, `esdb://admin:${SECRET}@localhost:2113?throwOnAppendFailure=false`]) {
       const built = await Effect.runPromise(Effect.either(Effect.scoped(Layer.build(loaded.adapter.EsdbEventStore.layer({ url })))));
       assert.ok(Either.isLeft(built));
       assertError(built.left, "unavailable");
@@ -365,10 +424,11 @@ describe("EsdbEventStore with nothing listening", { skip: ADDON_MISSING, timeout
       Effect.scoped(
         Effect.gen(function* () {
           const store = yield* loaded.adapter.makeEsdbEventStore({ url });
+          const twice = newEvent();
           const attempts = [
             store.append("orders-1", [newEvent({ data: { secret: SECRET, n: Number.NaN } })], "any"),
             store.append("orders-1", [], "any"),
-            store.append("$orders", [newEvent()], "any"),
+            store.append("orders-1", [twice, newEvent(), twice], "any"),
             store.append("orders-1", [newEvent({ id: uuid().toUpperCase() })], "any"),
             store.append("orders-1", [newEvent({ type: "$metadata" })], "any"),
             store.append("orders-1", [newEvent()], { revision: -1 }),
@@ -411,24 +471,31 @@ describe("EsdbEventStore with nothing listening", { skip: ADDON_MISSING, timeout
   });
 });
 
-describe("EsdbEventStore on a fake server (its own logic, no server)", { skip: ADDON_MISSING, timeout: 60_000 }, () => {
-  const storeOn = (fake: FakeEventStoreDB): EventStoreShape => {
+describe("EsdbEventStore on the stand-in server", { skip: ADDON_MISSING, timeout: 60_000 }, () => {
+  const storeOn = (fake: FakeEventStoreDB, tuning: { callTimeoutMs?: number } = {}): EventStoreShape => {
     if ("error" in loaded) throw new Error("unreachable: skipped without the addon");
-    return loaded.adapter.esdbEventStoreOn(fake as unknown as Parameters<typeof loaded.adapter.esdbEventStoreOn>[0]);
+    return loaded.adapter.esdbEventStoreOn(fake as unknown as Parameters<typeof loaded.adapter.esdbEventStoreOn>[0], { settleRetry: { baseMs: 5, maxMs: 20 }, ...tuning });
   };
-  const run = <A>(effect: Effect.Effect<A, EventStoreError>): Promise<A> => Effect.runPromise(effect);
-  const failure = <A>(effect: Effect.Effect<A, EventStoreError>): Promise<EventStoreError> => Effect.runPromise(Effect.flip(effect));
+  // The settle loop logs each re-send; these tests read the log lines.
+  const logged: Array<string> = [];
+  const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void logged.push(String(message))));
+  const run = <A>(effect: Effect.Effect<A, EventStoreError>): Promise<A> => Effect.runPromise(Effect.provide(effect, capture));
+  const failure = <A>(effect: Effect.Effect<A, EventStoreError>): Promise<EventStoreError> => Effect.runPromise(Effect.provide(Effect.flip(effect), capture));
   const stream = (): string => `fake-${uuid()}`;
+  const methods = (fake: FakeEventStoreDB): Array<string> => fake.calls.map((call) => call.method);
 
-  it("readAll returns only this port's events: system, binary and non-object events are skipped, also across pages", async () => {
+  it("keeps this store's streams behind the prefix and reads only them: other applications' events are never returned", async () => {
     const fake = new FakeEventStoreDB();
     const store = storeOn(fake);
     const s = stream();
     await run(store.append(s, [newEvent()], "no_stream"));
     fake.write("legacy-binary", "Blob", false, new Uint8Array([9]), undefined);
-    fake.write("$$" + s, "$metadata", true, { $maxAge: 1 }, undefined);
+    fake.write("$$zt." + s, "$metadata", true, { $maxAge: 1 }, undefined);
     fake.write("legacy-json", "Listed", true, ["x"], undefined);
+    // Another application's JSON object event: exactly what an audit chain would take in.
+    fake.write("orders-8", "OrderPlaced", true, { amount: "12.00" }, {});
     await run(store.append(s, [newEvent(), newEvent()], { revision: 0 }));
+    assert.ok(fake.records.some((record) => record.streamId === `zt.${s}`), "written behind the prefix");
     const all = await run(store.readAll());
     assert.deepEqual(all.map((event) => [event.stream, event.revision]), [[s, 0], [s, 1], [s, 2]]);
     const paged = [];
@@ -440,6 +507,117 @@ describe("EsdbEventStore on a fake server (its own logic, no server)", { skip: A
       after = page[page.length - 1]?.position ?? Number.POSITIVE_INFINITY;
     }
     assert.deepEqual(paged, all);
+    const live = await run(store.subscribeAll().pipe(Stream.take(3), Stream.runCollect, Effect.map(Chunk.toArray)));
+    assert.deepEqual(live.map((event) => event.stream), [s, s, s]);
+  });
+
+  it("an append is one round trip, with no read of $all before it", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    await run(store.append(stream(), [newEvent()], "no_stream"));
+    assert.deepEqual(methods(fake), ["appendToStream"]);
+  });
+
+  it("a user who may not read $all can still append, read its streams and pass the readiness check; $all reads name the missing right", async () => {
+    const fake = new FakeEventStoreDB();
+    fake.allReadsDenied = true;
+    const store = storeOn(fake);
+    const s = stream();
+    const appended = await run(store.append(s, [newEvent()], "no_stream"));
+    assert.equal((await run(store.readStream(s)))[0]?.position, appended.position);
+    await run(store.ping);
+    const denied = await failure(store.readAll());
+    assertError(denied, "unavailable");
+    assert.match(denied.message, /may not read \$all/);
+  });
+
+  it("stream reads and the readiness check require the leader: a follower's NotLeader sends them to the leader, once", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    const s = stream();
+    await run(store.append(s, [newEvent()], "no_stream"));
+    fake.role = "follower";
+    fake.calls.length = 0;
+    await run(store.ping);
+    assert.deepEqual(fake.calls.map(({ method, requiresLeader }) => [method, requiresLeader]), [["readStream", true], ["readStream", true]]);
+    fake.role = "follower";
+    assert.equal((await run(store.readStream(s))).length, 1);
+    assert.ok(fake.calls.every((call) => call.method !== "readStream" || call.requiresLeader === true));
+  });
+
+  it("a write the server timed out but commits late is answered with that commit, once: the same events are sent until the server settles them", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    const s = stream();
+    const event = newEvent();
+    logged.length = 0;
+    fake.timeOutWrites(1, "late", 60);
+    const appended = await run(store.append(s, [event], "no_stream"));
+    const stored = await run(store.readStream(s));
+    assert.deepEqual(stored.map((recorded) => recorded.id), [event.id]);
+    assert.deepEqual(appended, { revision: 0, position: stored[0]?.position });
+    assert.ok(methods(fake).filter((method) => method === "appendToStream").length >= 2, "sent again");
+    assert.ok(logged.some((line) => line.includes("append outcome unknown")));
+  });
+
+  it("a write the server timed out and lost is sent again with the same ids and written once", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    const s = stream();
+    const event = newEvent();
+    fake.timeOutWrites(1, "lost", 20);
+    const appended = await run(store.append(s, [event], "no_stream"));
+    const stored = await run(store.readStream(s));
+    assert.deepEqual(stored.map((recorded) => recorded.id), [event.id]);
+    assert.equal(appended.position, stored[0]?.position);
+  });
+
+  it("after a write timeout, an unreachable server settles nothing: the append waits and completes once the server answers", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    const s = stream();
+    logged.length = 0;
+    fake.timeOutWrites(1, "late", 0);
+    const pending = run(store.append(s, [newEvent()], "no_stream"));
+    while (!logged.some((line) => line.includes("append outcome unknown"))) await new Promise((resolve) => setImmediate(resolve));
+    fake.down = true;
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    fake.down = false;
+    const appended = await pending;
+    assert.equal((await run(store.readStream(s)))[0]?.position, appended.position);
+  });
+
+  it("a server that cannot be reached at all fails the append at once, unavailable: nothing was sent", async () => {
+    const fake = new FakeEventStoreDB();
+    fake.down = true;
+    const error = await failure(storeOn(fake).append("orders-1", [newEvent()], "no_stream"));
+    assertError(error, "unavailable", "orders-1");
+  });
+
+  it("every call has a deadline: a hung server fails reads and the readiness check unavailable, and an append keeps trying", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake, { callTimeoutMs: 100 });
+    await run(store.append("orders-1", [newEvent()], "no_stream"));
+    fake.hung = true;
+    const started = Date.now();
+    for (const operation of [store.readStream("orders-1"), store.readAll(), store.ping] as ReadonlyArray<Effect.Effect<unknown, EventStoreError>>) {
+      const error = await failure(operation);
+      assertError(error, "unavailable", error.stream);
+      assert.match(error.message, /no answer within 100 ms/);
+    }
+    assert.ok(Date.now() - started < 5000, "within the deadlines");
+    const pending = run(store.append("orders-1", [newEvent()], { revision: 0 }));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    fake.hung = false;
+    assert.equal((await pending).revision, 1);
+  });
+
+  it("an event over the server's maximum event size is invalid_event, not retried", async () => {
+    const fake = new FakeEventStoreDB();
+    fake.maxEventSize = 64;
+    const error = await failure(storeOn(fake).append("orders-1", [newEvent({ data: { blob: "x".repeat(100) } })], "no_stream"));
+    assertError(error, "invalid_event", "orders-1");
+    assert.equal(methods(fake).filter((method) => method === "appendToStream").length, 1);
   });
 
   it("an after this store returned is read from as is; any other value is resolved backwards to the event before it", async () => {
@@ -453,32 +631,20 @@ describe("EsdbEventStore on a fake server (its own logic, no server)", { skip: A
 
     fake.calls.length = 0;
     assert.deepEqual((await run(store.readAll({ after: second.position }))).map((event) => event.id), [third.id]);
-    assert.deepEqual(fake.calls, ["readAll", "readAll"], "a probe, then the page");
+    assert.deepEqual(methods(fake), ["readAll", "readAll"], "a probe, then the page");
 
     fake.calls.length = 0;
     assert.deepEqual((await run(store.readAll({ after: second.position - 1 }))).map((event) => event.id), [second.id, third.id]);
-    assert.deepEqual(fake.calls, ["readAll", "readAll", "readAll"], "a refused probe, one backward page, then the page");
+    assert.deepEqual(methods(fake), ["readAll", "readAll", "readAll"], "a refused probe, one backward page, then the page");
     assert.deepEqual(await run(store.readAll({ after: third.position + 1 })), []);
     assert.deepEqual(await run(store.readAll({ after: Number.MAX_SAFE_INTEGER })), []);
   });
 
-  it("an append the server takes as an idempotent replay is refused as invalid_event, and nothing is written", async () => {
-    const fake = new FakeEventStoreDB();
-    const store = storeOn(fake);
-    const s = stream();
-    const event = newEvent();
-    const first = await run(store.append(s, [event, newEvent()], "no_stream"));
-    for (const expected of ["any", "no_stream", "stream_exists"] as const) {
-      assertError(await failure(store.append(s, [event], expected)), "invalid_event", s);
-    }
-    assert.equal((await run(store.readStream(s))).length, 2);
-    assert.equal((await run(store.append(s, [newEvent()], { revision: first.revision }))).revision, 2);
-  });
-
   it("readStream of a stream holding another client's events is corrupt, naming no content", async () => {
     const fake = new FakeEventStoreDB();
-    const error = await failure(storeOn(fake).readStream("legacy-binary"));
-    assertError(error, "corrupt", "legacy-binary");
+    fake.write("zt.orders-9", "Blob", false, new Uint8Array([1]), undefined);
+    const error = await failure(storeOn(fake).readStream("orders-9"));
+    assertError(error, "corrupt", "orders-9");
     assert.match(error.message, /not JSON: not an event this store wrote/);
   });
 
@@ -506,6 +672,16 @@ describe("EsdbEventStore on a fake server (its own logic, no server)", { skip: A
     );
     assert.deepEqual(delivered.map((event) => [event.stream, event.revision]), [[s, 0], [s, 1], [s, 2]]);
     assert.equal(fake.subscriptions, 0);
+  });
+
+  it("subscribeAll from a position it returned starts after it (the server's start is exclusive)", async () => {
+    const fake = new FakeEventStoreDB();
+    const store = storeOn(fake);
+    const s = stream();
+    const first = await run(store.append(s, [newEvent()], "no_stream"));
+    await run(store.append(s, [newEvent()], { revision: 0 }));
+    const [next] = await run(store.subscribeAll({ after: first.position }).pipe(Stream.take(1), Stream.runCollect, Effect.map(Chunk.toArray)));
+    assert.equal(next?.revision, 1);
   });
 
   it("subscribeAll fails unavailable, instead of hanging or ending, when the server ends or drops the subscription", async () => {
@@ -537,3 +713,34 @@ describe("EsdbEventStore on a fake server (its own logic, no server)", { skip: A
   });
 });
 
+describe("ZT_STORE for EventStoreDB / KurrentDB", () => {
+  const base = { ZT_DATA_DIR: "/tmp/zt-config-test", ZT_CHAIN: "off" };
+
+  it("accepts single hosts, seed lists and DNS discovery, in both schemes, with the stream prefix", () => {
+    for (const url of [
+      "esdb://db:2113?tls=false",
+      "kurrentdb://a:2113,b:2113,c:2113?tls=true",
+      "esdb+discover://cluster.internal:2113",
+      "kurrentdb+discover://zt:pw@cluster.internal:2113?nodePreference=leader",
+    ]) {
+      const store = loadConfig({ ...base, ZT_STORE: url }).store;
+      assert.deepEqual(store, { kind: "esdb", url, streamPrefix: "zt." }, url);
+    }
+    assert.deepEqual(loadConfig({ ...base, ZT_STORE: "esdb://db:2113", ZT_STORE_STREAM_PREFIX: "payments-zt." }).store, {
+      kind: "esdb",
+      url: "esdb://db:2113",
+      streamPrefix: "payments-zt.",
+    });
+  });
+
+  it("never echoes a store URL, whose userinfo holds credentials, in a configuration error", () => {
+    for (const ZT_STORE of [`postgres://admin:${SECRET}@db:5432`, `esdb://admin:${SECRET}@db:2113?bogus=1`, `esdb://admin:${SECRET}@db:2113?throwOnAppendFailure=false`]) {
+      assert.throws(
+        () => loadConfig({ ...base, ZT_STORE }),
+        (error: unknown) => error instanceof ConfigError && /^ZT_STORE\b/.test(error.message) && !error.message.includes(SECRET),
+        ZT_STORE.replace(SECRET, "<secret>"),
+      );
+    }
+    assert.throws(() => loadConfig({ ...base, ZT_STORE: "esdb://db:2113", ZT_STORE_STREAM_PREFIX: "$all" }), /ZT_STORE_STREAM_PREFIX/);
+  });
+});

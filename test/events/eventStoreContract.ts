@@ -4,6 +4,9 @@
  * Each case uses its own random stream names and event ids and never assumes the store is
  * empty: a shared server (EventStoreDB, whose `$all` holds other events) runs it too, so
  * global reads and subscriptions are filtered to the case's own streams.
+ *
+ * The port leaves one thing to the adapter, what a store does with an event id it already
+ * holds (see `NewEvent.id`); the cases about it take the adapter's `eventIds`.
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
@@ -19,6 +22,16 @@ import {
 } from "../../src/events/EventStore.ts";
 
 export type EventStoreLayer = Layer.Layer<EventStore, EventStoreError>;
+
+export interface StoreSemantics {
+  /**
+   * `unique`: an id already in the store is refused anywhere (SQLite).
+   * `per_stream`: a repeat of a stream's own events at the same place is an idempotent
+   * replay answered with the original result, and an id used in another stream is
+   * accepted (EventStoreDB); a batch holding one id twice is refused by both.
+   */
+  readonly eventIds: "unique" | "per_stream";
+}
 
 const CASE_TIMEOUT_MS = 30_000;
 const SUBSCRIPTION_TIMEOUT = "5 seconds";
@@ -60,7 +73,9 @@ const ids = (events: ReadonlyArray<RecordedEvent | NewEvent>): Array<string> => 
 export function eventStoreContract(
   name: string,
   makeLayer: () => EventStoreLayer | Promise<EventStoreLayer>,
+  semantics: StoreSemantics = { eventIds: "unique" },
 ): void {
+  const uniqueIds = semantics.eventIds === "unique";
   /** Runs one case against a freshly built layer, released when the case ends. */
   const run = async <A, E>(program: Effect.Effect<A, E, EventStore>): Promise<A> => {
     const layer = await makeLayer();
@@ -242,10 +257,11 @@ export function eventStoreContract(
             const existing = streamName("existing");
             yield* store.append(existing, [taken], "no_stream");
             const good = Array.from({ length: 30 }, () => ({ stream: streamName("group"), events: newEvents(2) }));
+            const twice = newEvent();
             const attempts = [
               ...good.map(({ stream, events }) => store.append(stream, events, "no_stream")),
               store.append(existing, [newEvent()], "no_stream"), // wrong expected state
-              store.append(streamName("group-dup"), [newEvent(), taken], "any"), // duplicate id
+              store.append(streamName("group-dup"), uniqueIds ? [newEvent(), taken] : [twice, newEvent(), twice], "any"), // duplicate id
             ].map(Effect.either);
             const results = yield* Effect.all(attempts, { concurrency: "unbounded" });
             const positions = results.slice(0, good.length).map((answer) => {
@@ -274,7 +290,8 @@ export function eventStoreContract(
             const stream = streamName("atomic");
             const elsewhere = newEvent();
             yield* store.append(streamName("atomic-other"), [elsewhere], "no_stream");
-            const batch = [newEvent(), newEvent(), { ...newEvent(), id: elsewhere.id }];
+            const first = newEvent();
+            const batch = [first, newEvent(), { ...newEvent(), id: uniqueIds ? elsewhere.id : first.id }];
 
             assertFailure(yield* failureOf(store.append(stream, batch, "any")), "invalid_event", stream);
             assert.deepEqual(yield* store.readStream(stream), []);
@@ -284,24 +301,55 @@ export function eventStoreContract(
           }),
         ));
 
-      test("refuses a duplicate event id: same stream, another stream, and within one batch", () =>
-        run(
-          Effect.gen(function* () {
-            const store = yield* EventStore;
-            const stream = streamName("dup");
-            const event = newEvent();
-            yield* store.append(stream, [event], "no_stream");
+      if (uniqueIds) {
+        test("refuses a duplicate event id: same stream, another stream, and within one batch", () =>
+          run(
+            Effect.gen(function* () {
+              const store = yield* EventStore;
+              const stream = streamName("dup");
+              const event = newEvent();
+              yield* store.append(stream, [event], "no_stream");
 
-            assertFailure(yield* failureOf(store.append(stream, [event], "any")), "invalid_event", stream);
-            const other = streamName("dup-other");
-            assertFailure(yield* failureOf(store.append(other, [event], "any")), "invalid_event", other);
-            const twice = newEvent();
-            assertFailure(yield* failureOf(store.append(other, [twice, twice], "no_stream")), "invalid_event", other);
+              assertFailure(yield* failureOf(store.append(stream, [event], "any")), "invalid_event", stream);
+              const other = streamName("dup-other");
+              assertFailure(yield* failureOf(store.append(other, [event], "any")), "invalid_event", other);
+              const twice = newEvent();
+              assertFailure(yield* failureOf(store.append(other, [twice, twice], "no_stream")), "invalid_event", other);
 
-            assert.equal((yield* store.readStream(stream)).length, 1);
-            assert.deepEqual(yield* store.readStream(other), []);
-          }),
-        ));
+              assert.equal((yield* store.readStream(stream)).length, 1);
+              assert.deepEqual(yield* store.readStream(other), []);
+            }),
+          ));
+      } else {
+        test("a repeat of a stream's events at the same place is answered with the original result and writes nothing; an id from another stream is accepted; one id twice in a batch is refused", () =>
+          run(
+            Effect.gen(function* () {
+              const store = yield* EventStore;
+              const stream = streamName("replay");
+              const event = newEvent();
+              const original = yield* store.append(stream, [event, newEvent()], "no_stream");
+              const second = (yield* store.readStream(stream))[1];
+              assert.ok(second !== undefined);
+
+              // The same append again: no_stream, the same ids at revisions 0 and 1.
+              const pair = (yield* store.readStream(stream)).map(({ id, type, data }) => ({ id, type, data }));
+              assert.deepEqual(yield* store.append(stream, pair, "no_stream"), original);
+              // A repeat of the first event alone, placed by its revision.
+              assert.deepEqual(yield* store.append(stream, [pair[0]!], "no_stream"), { revision: 0, position: (yield* store.readStream(stream))[0]!.position });
+              const more = newEvent();
+              yield* store.append(stream, [more], { revision: 1 });
+              assert.deepEqual(yield* store.append(stream, [more], { revision: 1 }), { revision: 2, position: (yield* store.readStream(stream))[2]!.position });
+              assert.deepEqual(ids(yield* store.readStream(stream)), [event.id, second.id, more.id]);
+
+              const other = streamName("replay-other");
+              assert.equal((yield* store.append(other, [event], "no_stream")).revision, 0);
+              const twice = newEvent();
+              assertFailure(yield* failureOf(store.append(streamName("replay-twice"), [twice, twice], "no_stream")), "invalid_event");
+              // A different event where the stream already has one is a wrong expected version, not a replay.
+              assertFailure(yield* failureOf(store.append(stream, [newEvent()], "no_stream")), "wrong_expected_version", stream);
+            }),
+          ));
+      }
 
       test("refuses events that are not JSON objects, without echoing their content", () =>
         run(
