@@ -14,7 +14,7 @@ import { Effect, ManagedRuntime } from "effect";
 import { loadConfig } from "../src/config.ts";
 import { EventStore, type NewEvent } from "../src/events/EventStore.ts";
 import { openDataDirectory } from "../src/identity/DataDirectory.ts";
-import { storeLayer } from "../src/server.ts";
+import { storeLayer } from "../src/layers.ts";
 import { controlPlane, until } from "./processes.ts";
 import { finishSection, type BenchRow } from "./report.ts";
 
@@ -52,7 +52,7 @@ for (const total of SIZES) {
   try {
     const identity = openDataDirectory(dataDir, { production: false });
     const config = loadConfig({ ZT_DATA_DIR: dataDir, ZT_CHAIN: "off" });
-    const store = ManagedRuntime.make(storeLayer(config));
+    const store = ManagedRuntime.make(storeLayer(config.store));
     let started = performance.now();
     for (let done = 0; done < total; done += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, total - done) }, (_, i) => decisionLike(done + i));

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, Either, ManagedRuntime } from "effect";
-import { receiptHash } from "../src/decisions/receipt.ts";
+import { receiptHash } from "../src/vocabulary/receipt.ts";
 import { EventStore, type NewEvent } from "../src/events/EventStore.ts";
 import { SqliteEventStore } from "../src/events/sqlite/SqliteEventStore.ts";
 import { makeWebCryptoVerifier, publicKeyFromSeed, sign, verify } from "../src/kernel/ed25519.ts";

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { randomSeed, readSigningKey, signingKeyFromSeed, type SigningKey } from "../src/identity/KeyFile.ts";
 import { uuidV4 } from "../src/kernel/ids.ts";
 import { signPermit } from "../src/permits/issuePermit.ts";
-import type { Permit } from "../src/permits/Permit.ts";
+import type { Permit } from "../src/vocabulary/Permit.ts";
 
 const url = (process.env["ZT_URL"] ?? "http://127.0.0.1:8787").replace(/\/$/, "");
 const dataDir = resolve(process.env["ZT_DATA_DIR"] ?? "./data");

@@ -9,8 +9,8 @@
  * (0 deployed, 1 deployment failed, 2 bad settings).
  */
 import { network } from "hardhat";
-import { runDeployCommand } from "../src/anchoring/deployCommand.ts";
-import type { DaalChain } from "../src/anchoring/deployDaal.ts";
+import { runDeployCommand } from "../src/anchoring/deploy/deployCommand.ts";
+import type { DaalChain } from "../src/anchoring/deploy/deployDaal.ts";
 
 /** Hardhat network names with a chain of their own in deployDaal; any other is served as `local`. */
 const DAAL_CHAIN_OF_NETWORK: Readonly<Record<string, DaalChain>> = { base: "base", "base-sepolia": "base-sepolia" };

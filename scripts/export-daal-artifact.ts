@@ -1,5 +1,5 @@
 /**
- * Writes `src/anchoring/daalArtifact.ts` (ABI and creation bytecode of DAAL) from the
+ * Writes `src/anchoring/generated/daalArtifact.ts` (ABI and creation bytecode of DAAL) from the
  * Hardhat build, so the service can deploy and call the contract without Hardhat at run
  * time. `npm run contracts:build`; test/anchoring/daalArtifact.test.ts checks that the
  * committed file matches the build. Importing this module reads nothing: the build is
@@ -12,7 +12,7 @@ const REPO_ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 export const DAAL_SOURCE_PATH = "contracts/DAAL.sol";
 export const DAAL_BUILD_ARTIFACT_PATH = "artifacts/contracts/DAAL.sol/DAAL.json";
-export const DAAL_ARTIFACT_MODULE_PATH = "src/anchoring/daalArtifact.ts";
+export const DAAL_ARTIFACT_MODULE_PATH = "src/anchoring/generated/daalArtifact.ts";
 
 type HardhatArtifact = { abi: unknown; bytecode: string; inputSourceName: string; buildInfoId: string };
 type HardhatBuildInfo = { input: { sources: Record<string, { content: string }> } };
@@ -53,7 +53,7 @@ export const DAAL_BYTECODE = "${bytecode}" as const;
 `;
 }
 
-/** What `src/anchoring/daalArtifact.ts` must hold for the current build. */
+/** What `src/anchoring/generated/daalArtifact.ts` must hold for the current build. */
 export function expectedDaalArtifactSource(root: string = REPO_ROOT): string {
   const { abi, bytecode } = readDaalBuild(root);
   return daalArtifactSource(abi, bytecode);

@@ -3,7 +3,8 @@
  * then the control plane until SIGINT/SIGTERM. Exit code 2 on bad configuration.
  */
 import { ConfigError, loadConfig } from "./config.ts";
-import { startServer, StartupError } from "./server.ts";
+import { StartupError } from "./layers.ts";
+import { startServer } from "./server.ts";
 
 export async function main(): Promise<void> {
   try {

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { DENY_REASONS } from "../src/decisions/DenyReason.ts";
+import { DENY_REASONS } from "../src/vocabulary/DenyReason.ts";
 import { EXECUTION_FAILURE_REASONS } from "../src/execution/events.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));

@@ -51,11 +51,11 @@ import { EventStore, type EventStoreError, type JsonObject } from "../events/Eve
 import { bytesToHex } from "../kernel/hashing.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Metrics } from "../platform/Metrics.ts";
-import { divergenceFromLatest, type VerifiedLog } from "./anchoredHistory.ts";
-import { anchorIdempotencyKey } from "./anchorIdempotencyKey.ts";
-import { anchorRetryDelayMs, type RetryPolicy } from "./anchorRetryDelay.ts";
-import { AnchorSubmitter, rootToHex32, type AnchorError, type Hex32, type SubmitterKind } from "./AnchorSubmitter.ts";
-import { DaalLedger } from "./DaalLedger.ts";
+import { divergenceFromLatest, type VerifiedLog } from "./core/anchoredHistory.ts";
+import { anchorIdempotencyKey } from "./core/anchorIdempotencyKey.ts";
+import { anchorRetryDelayMs, type RetryPolicy } from "./core/anchorRetryDelay.ts";
+import { AnchorSubmitter, rootToHex32, type AnchorError, type Hex32, type SubmitterKind } from "./ports/AnchorSubmitter.ts";
+import { DaalLedger } from "./ports/DaalLedger.ts";
 import {
   ANCHOR_CONFIRMED,
   ANCHOR_FAILED,
@@ -70,7 +70,7 @@ import {
   type AnchorFailureReason,
   type AnchorState,
   type AnchorStatus,
-} from "./events.ts";
+} from "./core/events.ts";
 
 /** The `anchor` member of `GET /audit/batches` entries and inclusion proofs (contract section 5). */
 export interface AnchorView {

@@ -10,12 +10,12 @@
 import { Effect, Schema } from "effect";
 import { createPublicClient, getAddress, http } from "viem";
 import type { RecordedEvent } from "../events/EventStore.ts";
-import { checkAnchoredHistory, type AnchoredHistoryFailureKind, type AnchoredHistoryLimits, type ChainAnchor, type VerifiedLog } from "./anchoredHistory.ts";
-import type { AnchorError, Hex32 } from "./AnchorSubmitter.ts";
-import type { DaalLedgerShape } from "./DaalLedger.ts";
-import type { DeploymentRecord } from "./deploymentRecord.ts";
-import { ANCHOR_SUBMITTED, AnchorSubmitted } from "./events.ts";
-import { makeRpcDaalLedger } from "./rpc/RpcDaalLedger.ts";
+import { checkAnchoredHistory, type AnchoredHistoryFailureKind, type AnchoredHistoryLimits, type ChainAnchor, type VerifiedLog } from "./core/anchoredHistory.ts";
+import type { AnchorError, Hex32 } from "./ports/AnchorSubmitter.ts";
+import type { DaalLedgerShape } from "./ports/DaalLedger.ts";
+import type { DeploymentRecord } from "./deploy/deploymentRecord.ts";
+import { ANCHOR_SUBMITTED, AnchorSubmitted } from "./core/events.ts";
+import { makeRpcDaalLedger } from "./adapters/rpc/RpcDaalLedger.ts";
 
 /** The DAAL at `contract` as seen through `rpcUrl`, on whatever chain the RPC serves. */
 export function ledgerAt(rpcUrl: string, contract: string) {

@@ -21,7 +21,7 @@ import { encodeSignature, makeWebCryptoSigner } from "../kernel/ed25519.ts";
 import { AuditLog, type AuditLogError, type AuditLogShape } from "./AuditLog.ts";
 import { AuditTrail } from "./AuditTrail.ts";
 import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
-import { ANCHOR_EVENT_TYPES } from "../anchoring/events.ts";
+import { ANCHOR_EVENT_TYPES } from "../anchoring/core/events.ts";
 
 /**
  * Records that make a checkpoint due. Checkpoints and anchor progress are chained like
@@ -38,6 +38,13 @@ export interface AuditProjectorOptions {
   readonly checkpointMs: number;
   /** Who holds the lease (host, pid, random), for operators reading the lease table. */
   readonly owner: string;
+  /**
+   * Event types that are chained like every event but never make a checkpoint due by
+   * themselves (besides CheckpointSealed.v1): the progress of what follows checkpoints,
+   * such as anchoring, which would otherwise seal a new checkpoint needing an anchor,
+   * forever. The next seal covers them.
+   */
+  readonly nonSealingEventTypes?: ReadonlySet<string>;
   readonly leaseTtlMs?: number;
 }
 
@@ -105,6 +112,9 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
       const metrics = yield* Metrics;
       const signRecord = makeWebCryptoSigner(options.signer.seed);
       const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+      const nonSealing = options.nonSealingEventTypes ?? new Set<string>();
+      /** Whether a record makes a checkpoint due. */
+      const triggersSeal = (eventType: string) => eventType !== CHECKPOINT_SEALED && !nonSealing.has(eventType);
       let writerState: WriterState = { state: "starting" };
       let failures = 0;
 

@@ -1,6 +1,7 @@
 /**
  * The AuditProjector of a serving instance: the projection writer runs on a worker
- * thread (projectorWorker.ts) with its own connections, so its chaining, signing,
+ * thread (its entry module is given: the composition root's projectorWorker.ts) with its
+ * own connections and only the settings it is given, so its chaining, signing,
  * sealing, commits and garbage never stall the thread that decides and answers
  * requests; on a machine with a spare core it also runs beside them. Its status is read
  * here from the store and the audit log, its writer state and counts come by message,
@@ -10,12 +11,30 @@
  */
 import { Worker } from "node:worker_threads";
 import { Data, Duration, Effect, Layer, LogLevel, Runtime } from "effect";
-import type { ServiceConfig } from "../config.ts";
 import { EventStore } from "../events/EventStore.ts";
+import type { LogLevelName } from "../platform/Logging.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import { AuditLog } from "./AuditLog.ts";
 import { AuditProjector, projectionStatus, writerHealthy, type WriterState } from "./AuditProjector.ts";
-import type { ProjectorWorkerData, ProjectorWorkerMessage } from "./projectorWorker.ts";
+
+/** What the writer thread is started with (its `workerData`). */
+export interface ProjectorWorkerData<Settings> {
+  readonly settings: Settings;
+  /** How often the writer's store looks for appends made on the other thread's connection. */
+  readonly pollIntervalMs: number;
+  readonly progressMs: number;
+}
+
+/**
+ * What the writer thread tells this one: started (or failed), its log lines, and every
+ * `progressMs` its writer state and how many records, checkpoints and unhashable events
+ * it wrote since the last report.
+ */
+export type ProjectorWorkerMessage =
+  | { readonly type: "started" }
+  | { readonly type: "failed"; readonly message: string }
+  | { readonly type: "log"; readonly level: Exclude<LogLevelName, "none">; readonly message: string; readonly fields: Record<string, unknown> }
+  | { readonly type: "progress"; readonly writer: WriterState; readonly records: number; readonly checkpoints: number; readonly unhashable: number };
 
 export class ProjectorThreadError extends Data.TaggedError("ProjectorThreadError")<{ readonly message: string }> {}
 
@@ -33,8 +52,8 @@ interface WriterThread {
 }
 
 export const ProjectorThread = {
-  /** `workerUrl` replaces the writer's entry module (tests give one that misbehaves). */
-  layer: (config: ServiceConfig, options: { readonly workerUrl?: URL } = {}): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
+  /** `workerUrl` is the writer thread's entry module, started with `settings` (structured-cloned: plain data). */
+  layer: <Settings>(options: { readonly workerUrl: URL; readonly settings: Settings }): Layer.Layer<AuditProjector, ProjectorThreadError, EventStore | AuditLog | Metrics> =>
     Layer.scoped(
       AuditProjector,
       Effect.gen(function* () {
@@ -61,8 +80,8 @@ export const ProjectorThread = {
 
         /** Starts a writer thread; succeeds once it reports `started`. */
         const start = Effect.async<WriterThread, ProjectorThreadError>((resume) => {
-          const workerData: ProjectorWorkerData = { config, pollIntervalMs: WRITER_POLL_MS, progressMs: PROGRESS_MS };
-          const worker = new Worker(options.workerUrl ?? new URL("./projectorWorker.ts", import.meta.url), { workerData });
+          const workerData: ProjectorWorkerData<Settings> = { settings: options.settings, pollIntervalMs: WRITER_POLL_MS, progressMs: PROGRESS_MS };
+          const worker = new Worker(options.workerUrl, { workerData });
           const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
           let settled = false;
           const settle = (outcome: Effect.Effect<WriterThread, ProjectorThreadError>) => {

@@ -7,20 +7,14 @@
 import { Effect, Either } from "effect";
 import { EventStore, type EventStoreError } from "../events/EventStore.ts";
 import { bytesToHex } from "../kernel/hashing.ts";
-import { ACTION_DECIDED, decisionStream } from "../decisions/events.ts";
+import { ACTION_DECIDED } from "../decisions/events.ts";
+import { decisionStream } from "../vocabulary/DecisionId.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { AuditTrail, recordLeaf } from "./AuditTrail.ts";
-
-/** The on-chain anchor of a batch (contract section 5), as the anchoring sidecar reports it. */
-export interface BatchAnchor {
-  readonly chain_id: number;
-  readonly contract: string;
-  readonly tx_hash: string | null;
-  readonly status: string;
-}
+import type { BatchAnchor, BatchAnchorsShape } from "./BatchAnchors.ts";
 
 /** Looks up a batch's anchor; null when anchoring is off. */
-export type AnchorLookup = (batchId: string) => Effect.Effect<BatchAnchor | null>;
+export type AnchorLookup = BatchAnchorsShape["statusOf"];
 
 const NO_ANCHORING: AnchorLookup = () => Effect.succeed(null);
 

@@ -4,24 +4,26 @@
  */
 import { Effect, Either } from "effect";
 import { Hono } from "hono";
-import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
-import { DECISION_ID } from "../decisions/events.ts";
-import { bytesToHex } from "../kernel/hashing.ts";
+import type { EventStore } from "../events/EventStore.ts";
 import { requireOperator, type AppEnv } from "../http/auth.ts";
-import type { RunEffect } from "../http/AppRuntime.ts";
+import { problem } from "../http/problem.ts";
+import type { RunEffect } from "../http/RunEffect.ts";
+import { bytesToHex } from "../kernel/hashing.ts";
+import { DECISION_ID } from "../vocabulary/DecisionId.ts";
 import { AuditLog } from "./AuditLog.ts";
 import { AuditProjector } from "./AuditProjector.ts";
 import { AuditTrail } from "./AuditTrail.ts";
+import { BatchAnchors } from "./BatchAnchors.ts";
 import { consistencyProofBetween, inclusionProofFor } from "./proofs.ts";
 
-const UNAVAILABLE = { error: "audit_unavailable", message: "the audit trail cannot be read" } as const;
+const UNAVAILABLE = "the audit trail cannot be read";
 
 function nonNegativeInt(text: string | undefined, fallback: number): number | undefined {
   if (text === undefined) return fallback;
   return /^\d{1,15}$/.test(text) ? Number(text) : undefined;
 }
 
-export function auditRoutes(run: RunEffect) {
+export function auditRoutes(run: RunEffect<AuditLog | AuditTrail | AuditProjector | BatchAnchors | EventStore>) {
   const app = new Hono<AppEnv>();
 
   app.get("/audit/head", requireOperator, async (c) => {
@@ -50,31 +52,31 @@ export function auditRoutes(run: RunEffect) {
         };
       }).pipe(Effect.either),
     );
-    return Either.isLeft(result) ? c.json(UNAVAILABLE, 503) : c.json(result.right);
+    return Either.isLeft(result) ? problem(c, "audit_unavailable", UNAVAILABLE) : c.json(result.right);
   });
 
   app.get("/audit/records", requireOperator, async (c) => {
     const after = nonNegativeInt(c.req.query("after"), 0);
     const limit = nonNegativeInt(c.req.query("limit"), 100);
     if (after === undefined || limit === undefined || limit < 1 || limit > 1000) {
-      return c.json({ error: "bad_request", message: "after must be a non-negative integer and limit an integer in [1, 1000]" }, 400);
+      return problem(c, "invalid_parameter", "after must be a non-negative integer and limit an integer in [1, 1000]");
     }
     const result = await run(Effect.flatMap(AuditLog, (log) => log.read({ afterSeq: after, limit })).pipe(Effect.either));
-    return Either.isLeft(result) ? c.json(UNAVAILABLE, 503) : c.json({ records: result.right });
+    return Either.isLeft(result) ? problem(c, "audit_unavailable", UNAVAILABLE) : c.json({ records: result.right });
   });
 
   app.get("/audit/batches", requireOperator, async (c) => {
     const result = await run(
       Effect.gen(function* () {
         const trail = yield* AuditTrail;
-        const anchoring = yield* AnchoringSidecar;
+        const anchoring = yield* BatchAnchors;
         yield* trail.sync;
         const sealed = [...trail.checkpoints()];
         const anchors = yield* Effect.forEach(sealed, ({ checkpoint }) => anchoring.statusOf(checkpoint.batch_id));
         return sealed.map((batch, index) => ({ ...batch, anchor: anchors[index] ?? null }));
       }).pipe(Effect.either),
     );
-    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
+    if (Either.isLeft(result)) return problem(c, "audit_unavailable", UNAVAILABLE);
     return c.json({
       batches: result.right.map(({ checkpoint, position, anchor }) => ({
         batch_id: checkpoint.batch_id,
@@ -91,25 +93,25 @@ export function auditRoutes(run: RunEffect) {
   app.get("/audit/consistency", requireOperator, async (c) => {
     const from = nonNegativeInt(c.req.query("from"), -1);
     const to = nonNegativeInt(c.req.query("to"), -1);
-    if (from === undefined || to === undefined || from < 0 || to < 0) return c.json({ error: "bad_request", message: "from and to are required tree sizes" }, 400);
+    if (from === undefined || to === undefined || from < 0 || to < 0) return problem(c, "invalid_parameter", "from and to are required tree sizes");
     const result = await run(consistencyProofBetween(from, to).pipe(Effect.either));
-    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
-    return Either.isLeft(result.right) ? c.json({ error: result.right.left.kind, message: result.right.left.message }, 400) : c.json(result.right.right);
+    if (Either.isLeft(result)) return problem(c, "audit_unavailable", UNAVAILABLE);
+    return Either.isLeft(result.right) ? problem(c, "bad_range", result.right.left.message) : c.json(result.right.right);
   });
 
   app.get("/audit/proofs/:decision_id", async (c) => {
     const id = c.req.param("decision_id");
     const principal = c.get("principal");
-    const notFound = () => c.json({ error: "not_found", message: `no decision ${id} visible to this token` }, 404);
+    const notFound = () => problem(c, "not_found", "no such decision is visible to this token");
     if (!DECISION_ID.test(id)) return notFound();
-    const result = await run(Effect.flatMap(AnchoringSidecar, (anchoring) => inclusionProofFor(id, anchoring.statusOf)).pipe(Effect.either));
-    if (Either.isLeft(result)) return c.json(UNAVAILABLE, 503);
+    const result = await run(Effect.flatMap(BatchAnchors, (anchoring) => inclusionProofFor(id, anchoring.statusOf)).pipe(Effect.either));
+    if (Either.isLeft(result)) return problem(c, "audit_unavailable", UNAVAILABLE);
     const proof = result.right;
     // Another agent's decision is not found, sealed or not: a 409 would tell it the decision exists.
     const visible = (actor: string) => principal.role !== "agent" || principal.actor === actor;
     if (Either.isLeft(proof)) {
-      const problem = proof.left;
-      return problem.kind === "not_yet_sealed" && visible(problem.actor) ? c.json({ error: "not_yet_sealed", message: problem.message }, 409) : notFound();
+      const missing = proof.left;
+      return missing.kind === "not_yet_sealed" && visible(missing.actor) ? problem(c, "not_yet_sealed", missing.message) : notFound();
     }
     if (!visible(proof.right.actor)) return notFound();
     return c.json(proof.right.proof);

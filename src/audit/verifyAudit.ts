@@ -20,7 +20,7 @@ import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
 import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
 import { ACTION_DECIDED, ActionDecided } from "../decisions/events.ts";
-import { receiptHash } from "../decisions/receipt.ts";
+import { receiptHash } from "../vocabulary/receipt.ts";
 import { eventHash, EMPTY_CHAIN, recordHash, signedBytes, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { recordLeaf } from "./AuditTrail.ts";

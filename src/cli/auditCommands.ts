@@ -5,20 +5,20 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
-import { readDeploymentRecord, type DeploymentRecord } from "../anchoring/deploymentRecord.ts";
+import { readDeploymentRecord, type DeploymentRecord } from "../anchoring/deploy/deploymentRecord.ts";
 import { anchorTargetCollector, auditAgainstChain, chainAnchors, ledgerAt, proofAgainstChain, type ChainAuditReport } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
 import { DEFAULT_MAX_LAG_MS, verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
 import { loadConfig, type ServiceConfig } from "../config.ts";
-import { DECISION_ID } from "../decisions/events.ts";
+import { DECISION_ID } from "../vocabulary/DecisionId.ts";
 import { readVerifyingKey } from "../identity/KeyFile.ts";
 import { decodeBase64Url } from "../kernel/base64url.ts";
 import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { keyIdOf } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
 import { leafHash, MerkleTree, verifyConsistency, verifyInclusion } from "../kernel/merkle.ts";
-import { auditLogLayer, storeLayer } from "../server.ts";
+import { auditLogLayer, storeLayer } from "../layers.ts";
 import { number, parse, text, UsageError, type ParsedArgs } from "./args.ts";
 
 /** The store and data directory of the configuration; audit commands never touch a chain, so its settings are not required. */
@@ -57,7 +57,7 @@ function defaultKeysPath(config: ServiceConfig): string {
 
 function storeRuntime(config: ServiceConfig) {
   if (config.store.kind === "sqlite" && !existsSync(config.store.path)) throw new UsageError(`no event store at ${config.store.path}`);
-  const base = Layer.mergeAll(storeLayer(config), auditLogLayer(config));
+  const base = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir));
   return ManagedRuntime.make(AuditTrail.layer.pipe(Layer.provideMerge(base)));
 }
 

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either } from "effect";
-import { ConfigError, loadConfig } from "../config.ts";
+import { ConfigError, loadConfig, type ServiceConfig } from "../config.ts";
 import { randomSeed, readSigningKey, signingKeyFromSeed, writeKeyPair, KeyFileError } from "../identity/KeyFile.ts";
 import { ulid, uuidV4, ULID_RANDOM_LENGTH, UUID_RANDOM_LENGTH } from "../kernel/ids.ts";
 import { checkPermitRequest, signPermit } from "../permits/issuePermit.ts";
@@ -39,6 +39,18 @@ commands:
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
+/** `zt project`: the data directory is opened (and checked, in production) as `zt serve` would, then the writer runs on its own. */
+async function startProjectorProcess(config: ServiceConfig) {
+  const { openDataDirectory } = await import("../identity/DataDirectory.ts");
+  const { projectorSettings, startupFailure } = await import("../layers.ts");
+  try {
+    openDataDirectory(config.dataDir, { production: config.production });
+  } catch (error) {
+    throw startupFailure(error);
+  }
+  return (await import("../projector.ts")).startProjector(projectorSettings(config));
+}
+
 /** `zt serve` and `zt project` run until SIGINT/SIGTERM; the server code loads only then. */
 async function runUntilSignal(command: "serve" | "project", args: string[]): Promise<void> {
   const { values } = parse(args, { host: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, "policy-dir": { type: "string" } });
@@ -47,8 +59,11 @@ async function runUntilSignal(command: "serve" | "project", args: string[]): Pro
     const value = text(values, flag);
     if (value !== undefined) env[variable] = value;
   }
-  const { startServer, startProjector } = await import("../server.ts");
-  const running = command === "serve" ? await startServer(loadConfig(env)) : await startProjector(loadConfig(env));
+  const config = loadConfig(env);
+  const running =
+    command === "serve"
+      ? await (await import("../server.ts")).startServer(config)
+      : await startProjectorProcess(config);
   const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -128,7 +143,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     if (command === "anchor" && sub === "deploy") {
       if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");
-      const { runDeployCommand } = await import("../anchoring/deployCommand.ts");
+      const { runDeployCommand } = await import("../anchoring/deploy/deployCommand.ts");
       return await runDeployCommand(process.env);
     }
     if (command === "keys" && sub === "generate") keysGenerate(rest);

@@ -1,76 +1,101 @@
 /**
- * The decision pipeline of `POST /actions`, pure: given the validated request and the
- * facts gathered by the service (permit signature and nonce state, trusted snapshot,
- * the clock), run the checks in their fixed order and stop at the first failure.
+ * The decider of `POST /actions`, pure (emmett's shape: a command and the facts it needs
+ * in, the events to append out). Given the parsed request, the caller, the facts the
+ * service gathered (permit signature and nonce state, trusted snapshot) and the time and
+ * decision id as inputs, it runs the checks in their fixed order, stops at the first
+ * failure, and answers the events: `NonceConsumed.v1` (when an allowed decision spends a
+ * permit's nonce, appended expecting no stream, so exactly one decision wins it) then
+ * `ActionDecided.v1`. It never reads the clock, makes ids or does I/O.
  *
- * Order (documented in the README; the first failing check names the reason):
- *   actor_binding, cedar_policy, broker_allowed, image_allowed,
+ * Order (the first failing check names the reason):
+ *   request_schema (only when the body is refused),
+ *   actor_binding (the operator may not act; the body's actor is the token's),
+ *   cedar_policy, broker_allowed, image_allowed,
  *   permit_present, permit_issuer, permit_signature, permit_subject, permit_scope,
- *   permit_resource, permit_constraints, permit_policy, permit_not_before, permit_expiry, permit_ttl, nonce_unused,
+ *   permit_resource, permit_constraints, permit_policy, permit_not_before,
+ *   permit_expiry, permit_ttl, nonce_unused,
  *   protocol_allowlist, market_snapshot_fresh, max_notional, max_slippage,
- * then, in the service, the atomic nonce_consumed. A check that does not apply (no
- * execute block, no permit where none is required, a constraint the permit lacks) is
- * not run and not listed.
+ * then nonce_consumed: the atomic append, whose loss `loseNonceRace` folds in. A check
+ * that does not apply (no execute block, no permit where none is required, a constraint
+ * the permit lacks) is not run and not listed.
  */
+import type { ExpectedState, JsonObject } from "../events/EventStore.ts";
+import type { Principal } from "../identity/Credentials.ts";
+import type { ParsedActionRequest, RequestProblem } from "./parseActionRequest.ts";
 import type { CedarAnswer, CedarRequest } from "../policy/PolicyBundle.ts";
 import type { PolicyManifest } from "../policy/PolicyManifest.ts";
 import { brokerChecks } from "../policy/brokerChecks.ts";
 import { constraintChecks } from "../policy/invariants.ts";
-import type { MarketSnapshot } from "../market/MarketSnapshot.ts";
+import { NONCE_CONSUMED, nonceStream, type NonceConsumed } from "../permits/events.ts";
 import { permitChecks, type PermitFacts } from "../permits/verifyPermit.ts";
-import type { ActionRequest } from "./ActionRequest.ts";
-import type { Check, InvariantCheck } from "./Check.ts";
-import type { DenyReason } from "./DenyReason.ts";
+import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
+import type { Check, InvariantCheck } from "../vocabulary/Check.ts";
+import { decisionStream } from "../vocabulary/DecisionId.ts";
+import { httpStatusOf, type DenyReason } from "../vocabulary/DenyReason.ts";
+import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
+import { unsignedPart } from "../vocabulary/Permit.ts";
+import { receiptHash } from "../vocabulary/receipt.ts";
+import { formatRfc3339Millis } from "../kernel/timestamp.ts";
+import { ACTION_DECIDED, type ActionDecided } from "./events.ts";
 
 export interface DecisionPolicy {
   readonly policyId: string;
+  readonly policyHash: string;
   readonly manifest: PolicyManifest;
   readonly authorize: (request: CedarRequest) => CedarAnswer;
 }
 
-export interface DecideInput {
-  readonly authenticatedActor: string;
-  readonly request: ActionRequest;
-  readonly policy: DecisionPolicy;
-  /** Present exactly when the request carries a permit. */
-  readonly permitFacts: PermitFacts | undefined;
-  readonly market: MarketSnapshot | undefined;
+export interface DecideAction {
+  readonly decisionId: string;
+  /** The decision time, ms since the epoch. */
   readonly now: number;
+  readonly caller: Principal;
+  /** sha256 of the raw body: for a refused body, all that is kept of it. */
+  readonly bodySha256: string;
+  readonly parsed: ParsedActionRequest;
+  readonly policy: DecisionPolicy;
+  /** Present exactly when the request carries a permit (and the caller is an agent). */
+  readonly permitFacts: PermitFacts | undefined;
+  /** The trusted snapshot, when a notional limit needs it. */
+  readonly market: MarketSnapshot | undefined;
 }
 
-export interface Verdict {
+/** An event the decision appends: its stream, the state the stream must be in, its type and data. */
+export interface DecisionEvent {
+  readonly stream: string;
+  readonly expected: ExpectedState;
+  readonly type: string;
+  readonly data: JsonObject;
+}
+
+export interface Decided {
+  /** The recorded decision (the data of its ActionDecided.v1). */
+  readonly decision: ActionDecided;
+  /** What to append, in order: NonceConsumed.v1 when an allow spends a nonce, then ActionDecided.v1. */
+  readonly events: ReadonlyArray<DecisionEvent>;
+  /** Where a refused body broke the rules (empty otherwise). */
+  readonly problems: ReadonlyArray<RequestProblem>;
+}
+
+interface Verdict {
   readonly status: "allowed" | "denied";
   readonly reason: DenyReason | null;
-  /** Why, for people: the failing check's detail, or a summary when allowed. */
   readonly detail: string;
   readonly checks: ReadonlyArray<InvariantCheck>;
-  /** amount x price when max_notional ran, as exact decimal text. */
   readonly notionalUsd: string | null;
-  /** Cedar policies that determined the outcome. */
   readonly determiningPolicies: ReadonlyArray<string>;
-  /** The nonce the service must consume atomically before the allow stands. */
-  readonly nonceToConsume: string | null;
 }
 
-export function decide(input: DecideInput): Verdict {
-  const { request, policy, now } = input;
-  const actor = input.authenticatedActor;
+/** The checks of a valid request, in order, to the first failure. */
+function verdictOf(input: DecideAction, request: ActionRequest): Verdict {
+  const { policy, now } = input;
   const manifest = policy.manifest;
   const ran: InvariantCheck[] = [];
   let determiningPolicies: ReadonlyArray<string> = [];
   let notional: () => string | null = () => null;
 
-  const deny = (reason: DenyReason, detail: string): Verdict => ({
-    status: "denied",
-    reason,
-    detail,
-    checks: ran,
-    notionalUsd: notional(),
-    determiningPolicies,
-    nonceToConsume: null,
-  });
-
-  /** Runs checks in order; returns the denial of the first that fails. */
+  const deny = (reason: DenyReason, detail: string): Verdict => ({ status: "denied", reason, detail, checks: ran, notionalUsd: notional(), determiningPolicies });
+  /** Runs checks in order; the denial of the first that fails. */
   const runAll = (checks: ReadonlyArray<Check>): Verdict | null => {
     for (const check of checks) {
       const failure = check.run();
@@ -80,15 +105,20 @@ export function decide(input: DecideInput): Verdict {
     return null;
   };
 
-  const policyStage: Check[] = [
+  const caller = input.caller;
+  const actor = caller.role === "agent" ? caller.actor : "operator";
+  const bound = runAll([
     {
       name: "actor_binding",
       run: () =>
-        request.actor === actor ? null : { reason: "actor_mismatch", detail: `the token is bound to ${actor}, not to the actor the request names` },
+        caller.role !== "agent"
+          ? { reason: "actor_mismatch", detail: "the operator token may not post actions" }
+          : request.actor === actor
+            ? null
+            : { reason: "actor_mismatch", detail: `the token is bound to ${actor}, not to the actor the request names` },
     },
-  ];
-  const first = runAll(policyStage);
-  if (first) return first;
+  ]);
+  if (bound) return bound;
 
   const answer = policy.authorize({ actor, action: request.action, resource: request.resource, context: request.context ?? {} });
   if (!answer.ok) {
@@ -97,11 +127,7 @@ export function decide(input: DecideInput): Verdict {
   }
   determiningPolicies = answer.determiningPolicies;
   const cedarDenied = runAll([
-    {
-      name: "cedar_policy",
-      run: () =>
-        answer.allowed ? null : { reason: "policy_denied", detail: `no policy permits ${actor} this action on this resource` },
-    },
+    { name: "cedar_policy", run: () => (answer.allowed ? null : { reason: "policy_denied", detail: `no policy permits ${actor} this action on this resource` }) },
   ]);
   if (cedarDenied) return cedarDenied;
 
@@ -112,11 +138,8 @@ export function decide(input: DecideInput): Verdict {
 
   const permit = request.permit;
   const scopeRule = Object.hasOwn(manifest.permits.scopes, request.action) ? manifest.permits.scopes[request.action] : undefined;
-  const required = scopeRule?.required === true;
-  if (required) {
-    const missing = runAll([
-      { name: "permit_present", run: () => (permit ? null : { reason: "permit_required", detail: `${request.action} requires a signed permit` }) },
-    ]);
+  if (scopeRule?.required === true) {
+    const missing = runAll([{ name: "permit_present", run: () => (permit ? null : { reason: "permit_required", detail: `${request.action} requires a signed permit` }) }]);
     if (missing) return missing;
   }
 
@@ -140,22 +163,102 @@ export function decide(input: DecideInput): Verdict {
     checks: ran,
     notionalUsd: notional(),
     determiningPolicies,
-    nonceToConsume: permit?.nonce ?? null,
   };
 }
 
-/** The verdict once the atomic nonce consumption has run: it stands, or becomes a replay denial. */
-export function settleNonce(verdict: Verdict, consumed: boolean): Verdict {
-  if (verdict.nonceToConsume === null) return verdict;
-  const checks = [...verdict.checks, { name: "nonce_consumed", ok: consumed }];
-  return consumed
-    ? { ...verdict, checks, nonceToConsume: null }
-    : {
-        ...verdict,
-        status: "denied",
-        reason: "nonce_replay_detected",
-        detail: "the permit's nonce was consumed by a concurrent request",
-        checks,
-        nonceToConsume: null,
-      };
+/** The ActionDecided.v1 event of a decision. */
+function decisionEvent(decision: ActionDecided): DecisionEvent {
+  return { stream: decisionStream(decision.decision_id), expected: "no_stream", type: ACTION_DECIDED, data: decision as unknown as JsonObject };
+}
+
+/** Decides one `POST /actions` call: the decision and the events that record it. */
+export function decide(input: DecideAction): Decided {
+  const decidedAt = formatRfc3339Millis(input.now);
+  const base = {
+    decision_id: input.decisionId,
+    policy_id: input.policy.policyId,
+    policy_hash: input.policy.policyHash,
+    decided_at: decidedAt,
+    actor: input.caller.role === "agent" ? input.caller.actor : "operator",
+    request_sha256: input.bodySha256,
+  };
+  const receipt = (status: "allowed" | "denied", checks: ReadonlyArray<InvariantCheck>, permitId: string | null, intentHash: string | null) =>
+    receiptHash({ policy_id: input.policy.policyId, permit_id: permitId, intent_hash: intentHash, decision: status, invariant_checks: checks, timestamp: decidedAt });
+
+  const parsed = input.parsed;
+  if (!parsed.ok) {
+    const checks = [{ name: "request_schema", ok: false }];
+    const decision: ActionDecided = {
+      ...base,
+      status: "denied",
+      reason: "malformed_request",
+      // Paths only: the body is kept as its hash alone.
+      detail: `request is not acceptable at ${[...new Set(parsed.problems.map((p) => p.path))].join(", ")}`,
+      invariant_checks: checks,
+      permit_id: null,
+      intent_hash: null,
+      receipt_hash: receipt("denied", checks, null, null),
+      request: null,
+      request_errors: parsed.problems.map(({ path, kind }) => ({ path, kind })),
+      permit: null,
+      notional_usd: null,
+      determining_policies: [],
+      http_status: parsed.httpStatus,
+    };
+    return { decision, events: [decisionEvent(decision)], problems: parsed.problems };
+  }
+
+  const { request, intentHash } = parsed;
+  const verdict = verdictOf(input, request);
+  const permit = request.permit;
+  const { permit: _permit, ...requestWithoutPermit } = request;
+  const decision: ActionDecided = {
+    ...base,
+    status: verdict.status,
+    reason: verdict.reason,
+    detail: verdict.detail,
+    invariant_checks: verdict.status === "allowed" && permit !== undefined ? [...verdict.checks, { name: "nonce_consumed", ok: true }] : verdict.checks,
+    permit_id: permit?.permit_id ?? null,
+    intent_hash: intentHash,
+    receipt_hash: "",
+    request: requestWithoutPermit,
+    permit: permit === undefined ? null : (unsignedPart(permit) as unknown),
+    notional_usd: verdict.notionalUsd,
+    determining_policies: verdict.determiningPolicies,
+    http_status: httpStatusOf(verdict.reason),
+  };
+  const sealed = { ...decision, receipt_hash: receipt(decision.status, decision.invariant_checks, decision.permit_id, intentHash) };
+  if (verdict.status !== "allowed" || permit === undefined) return { decision: sealed, events: [decisionEvent(sealed)], problems: [] };
+  const consumed: NonceConsumed = { nonce: permit.nonce, permit_id: permit.permit_id, key_id: permit.key_id, decision_id: input.decisionId, consumed_at: decidedAt };
+  return {
+    decision: sealed,
+    events: [{ stream: nonceStream(permit.nonce), expected: "no_stream", type: NONCE_CONSUMED, data: consumed as unknown as JsonObject }, decisionEvent(sealed)],
+    problems: [],
+  };
+}
+
+/**
+ * The decision once its NonceConsumed.v1 lost the race to a concurrent decision (its
+ * no-stream append was refused): denied `nonce_replay_detected` at the check
+ * nonce_consumed, with only its ActionDecided.v1 left to append.
+ */
+export function loseNonceRace(decided: Decided): Decided {
+  const checks = decided.decision.invariant_checks.map((check) => (check.name === "nonce_consumed" ? { name: "nonce_consumed", ok: false } : check));
+  const decision: ActionDecided = {
+    ...decided.decision,
+    status: "denied",
+    reason: "nonce_replay_detected",
+    detail: "the permit's nonce was consumed by a concurrent request",
+    invariant_checks: checks,
+    receipt_hash: receiptHash({
+      policy_id: decided.decision.policy_id,
+      permit_id: decided.decision.permit_id,
+      intent_hash: decided.decision.intent_hash,
+      decision: "denied",
+      invariant_checks: checks,
+      timestamp: decided.decision.decided_at,
+    }),
+    http_status: httpStatusOf("nonce_replay_detected"),
+  };
+  return { decision, events: [decisionEvent(decision)], problems: [] };
 }

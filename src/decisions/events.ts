@@ -4,8 +4,7 @@
  * (`decision-<id>`), which later also holds its execution events.
  */
 import { Schema } from "effect";
-import { Identifier } from "../kernel/schemas.ts";
-import { DENY_REASONS, type DenyReason } from "./DenyReason.ts";
+import { DENY_REASONS, type DenyReason } from "../vocabulary/DenyReason.ts";
 
 export const ACTION_DECIDED = "ActionDecided.v1";
 
@@ -50,10 +49,3 @@ export const ActionDecided = Schema.Struct({
   http_status: Schema.Int,
 });
 export type ActionDecided = typeof ActionDecided.Type;
-
-export function decisionStream(decisionId: string): string {
-  return `decision-${decisionId}`;
-}
-
-export const DECISION_ID = /^dec_[0-9A-HJKMNP-TV-Z]{26}$/;
-export const DecisionId = Identifier.pipe(Schema.pattern(DECISION_ID));

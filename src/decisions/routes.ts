@@ -6,32 +6,35 @@ import { Hono } from "hono";
 import { EventStore } from "../events/EventStore.ts";
 import { recordedExecution } from "../execution/recordedExecution.ts";
 import type { AppEnv } from "../http/auth.ts";
-import type { RunEffect } from "../http/AppRuntime.ts";
+import { problem } from "../http/problem.ts";
 import { readCappedBody } from "../http/readBody.ts";
-import { MAX_ACTION_BODY_BYTES } from "./ActionRequest.ts";
-import { DecisionService, decisionView } from "./DecisionService.ts";
-import { ACTION_DECIDED, ActionDecided, DECISION_ID, decisionStream } from "./events.ts";
+import type { RunEffect } from "../http/RunEffect.ts";
+import { MAX_ACTION_BODY_BYTES } from "../vocabulary/ActionRequest.ts";
+import { DECISION_ID, decisionStream } from "../vocabulary/DecisionId.ts";
+import { DecisionService } from "./DecisionService.ts";
+import { ACTION_DECIDED, ActionDecided } from "./events.ts";
+import { actionAnswer, decisionView } from "./views.ts";
 
-export function decisionRoutes(run: RunEffect) {
+export function decisionRoutes(run: RunEffect<DecisionService | EventStore>) {
   const app = new Hono<AppEnv>();
 
   app.post("/actions", async (c) => {
     const body = await readCappedBody(c.req.raw, MAX_ACTION_BODY_BYTES);
-    const answer = await run(Effect.flatMap(DecisionService, (service) => service.decideAction(c.get("principal"), body)));
-    return c.json(answer.body, answer.httpStatus);
+    const answer = actionAnswer(await run(Effect.flatMap(DecisionService, (service) => service.decideAction(c.get("principal"), body))));
+    return c.body(JSON.stringify(answer.body), answer.status, { "content-type": answer.contentType });
   });
 
   app.get("/decisions/:id", async (c) => {
     const id = c.req.param("id");
     const principal = c.get("principal");
-    const notFound = () => c.json({ error: "not_found", message: `no decision ${id} visible to this token` }, 404);
+    const notFound = () => problem(c, "not_found", "no such decision is visible to this token");
     if (!DECISION_ID.test(id)) return notFound();
     const events = await run(Effect.flatMap(EventStore, (store) => store.readStream(decisionStream(id), { limit: 100 })).pipe(Effect.either));
-    if (events._tag === "Left") return c.json({ error: "audit_unavailable", message: "the event store cannot be read" }, 503);
+    if (events._tag === "Left") return problem(c, "audit_unavailable", "the event store cannot be read");
     const decided = events.right.find((event) => event.type === ACTION_DECIDED);
     if (decided === undefined) return notFound();
     const record = Schema.decodeUnknownOption(ActionDecided)(decided.data);
-    if (record._tag === "None") return c.json({ error: "corrupt_record", message: `decision ${id} does not decode` }, 500);
+    if (record._tag === "None") return problem(c, "corrupt_record", "the stored decision does not decode");
     const decision = record.value;
     // An agent sees its own decisions only; others read as absent so ids leak nothing.
     if (principal.role === "agent" && principal.actor !== decision.actor) return notFound();

@@ -13,8 +13,8 @@
  * never resumes or repeats it.
  */
 import { Context, Duration, Effect, Layer, Option, Schedule, Schema } from "effect";
-import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
-import { decisionStream } from "../decisions/events.ts";
+import type { ExecuteSpec } from "../vocabulary/ActionRequest.ts";
+import { decisionStream } from "../vocabulary/DecisionId.ts";
 import { EventStore, type JsonObject } from "../events/EventStore.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";

@@ -3,7 +3,7 @@
  * wish within the policy rule that allowed it, the rule's limits (or this build's
  * defaults), and the fixed command environment. Pure.
  */
-import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
+import type { ExecuteSpec } from "../vocabulary/ActionRequest.ts";
 import { allowedImage, DEFAULT_TIMEOUT_MS } from "../policy/brokerChecks.ts";
 import type { BrokerRule } from "../policy/PolicyManifest.ts";
 import type { CommandSpec } from "./Broker.ts";

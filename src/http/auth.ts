@@ -5,6 +5,7 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { Credentials, Principal } from "../identity/Credentials.ts";
+import { problem } from "./problem.ts";
 
 export type AppEnv = { Variables: { principal: Principal } };
 
@@ -20,7 +21,7 @@ export function authenticate(credentials: Credentials): MiddlewareHandler<AppEnv
     const principal = token === undefined ? undefined : credentials.authenticate(token);
     if (principal === undefined) {
       c.header("WWW-Authenticate", 'Bearer realm="zt-infra"');
-      return c.json({ error: "unauthorized", message: "a valid bearer token is required" }, 401);
+      return problem(c, "unauthorized", "a valid bearer token is required");
     }
     c.set("principal", principal);
     return next();
@@ -29,7 +30,7 @@ export function authenticate(credentials: Credentials): MiddlewareHandler<AppEnv
 
 export const requireOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.get("principal").role !== "operator") {
-    return c.json({ error: "forbidden", message: "this endpoint needs the operator token" }, 403);
+    return problem(c, "forbidden", "this endpoint needs the operator token");
   }
   return next();
 };

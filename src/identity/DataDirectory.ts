@@ -49,7 +49,8 @@ export function keyPaths(dataDir: string) {
   };
 }
 
-function bootstrap(dataDir: string): string[] {
+/** Development bootstrap: writes the keys and tokens a data directory lacks; answers the files written. */
+export function bootstrapDevelopmentDataDir(dataDir: string): string[] {
   const paths = keyPaths(dataDir);
   const generated: string[] = [];
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -93,10 +94,18 @@ function productionProblems(paths: ReturnType<typeof keyPaths>, auditKey: Signin
   return problems;
 }
 
+/** The audit signing key of a data directory: all the projection writer reads of it. Throws DataDirectoryError or KeyFileError. */
+export function auditSigningKey(dataDir: string): SigningKey {
+  const file = `${keyPaths(dataDir).audit}.key.json`;
+  const key = readSigningKey(file);
+  if (key.use !== "audit") throw new DataDirectoryError(`${file}: use must be "audit"`);
+  return key;
+}
+
 /** Loads keys and credentials, bootstrapping missing ones first unless `production`. */
 export function openDataDirectory(dataDir: string, options: { readonly production: boolean }): DataDirectory {
   const paths = keyPaths(dataDir);
-  const generated = options.production ? [] : bootstrap(dataDir);
+  const generated = options.production ? [] : bootstrapDevelopmentDataDir(dataDir);
   const required = [`${paths.issuer}.key.json`, `${paths.audit}.key.json`, paths.tokens];
   const missing = required.filter((path) => !existsSync(path));
   if (missing.length > 0) {
@@ -105,9 +114,8 @@ export function openDataDirectory(dataDir: string, options: { readonly productio
     );
   }
   const issuerKey = readSigningKey(`${paths.issuer}.key.json`);
-  const auditKey = readSigningKey(`${paths.audit}.key.json`);
+  const auditKey = auditSigningKey(dataDir);
   if (issuerKey.use !== "permit") throw new DataDirectoryError(`${paths.issuer}.key.json: use must be "permit"`);
-  if (auditKey.use !== "audit") throw new DataDirectoryError(`${paths.audit}.key.json: use must be "audit"`);
 
   const trustedIssuers = new Map<string, VerifyingKey>([[issuerKey.keyId, issuerKey]]);
   if (existsSync(paths.trustedIssuers)) {

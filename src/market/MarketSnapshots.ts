@@ -8,7 +8,8 @@
 import { Context, Effect, Layer, Option, Schema } from "effect";
 import { EventStore, type EventStoreError, type JsonObject } from "../events/EventStore.ts";
 import { Ids } from "../platform/Ids.ts";
-import { MARKET_SNAPSHOT_REPLACED, MARKET_SNAPSHOT_STREAM, MarketSnapshotReplaced, type MarketSnapshot } from "./MarketSnapshot.ts";
+import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
+import { MARKET_SNAPSHOT_REPLACED, MARKET_SNAPSHOT_STREAM, MarketSnapshotReplaced } from "./events.ts";
 
 export interface MarketSnapshotsShape {
   /** The last recorded snapshot, or undefined when none was recorded (or the last does not decode). */

@@ -3,24 +3,23 @@
  */
 import { Effect, Either, Schema } from "effect";
 import { Hono } from "hono";
-import { schemaProblems } from "../kernel/schemaProblems.ts";
 import { requireOperator, type AppEnv } from "../http/auth.ts";
-import type { RunEffect } from "../http/AppRuntime.ts";
-import { readJsonBody } from "../http/readJsonBody.ts";
-import { MarketSnapshot } from "./MarketSnapshot.ts";
+import { problem } from "../http/problem.ts";
+import { readJsonBody, schemaProblem } from "../http/readJsonBody.ts";
+import type { RunEffect } from "../http/RunEffect.ts";
+import { schemaProblems } from "../kernel/schemaProblems.ts";
+import { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
 import { MarketSnapshots } from "./MarketSnapshots.ts";
 
-export function marketRoutes(run: RunEffect) {
+export function marketRoutes(run: RunEffect<MarketSnapshots>) {
   const app = new Hono<AppEnv>();
   app.put("/market/snapshot", requireOperator, async (c) => {
-    const body = await readJsonBody(c.req.raw);
-    if (!body.ok) return c.json({ error: body.reason, reason: body.reason, message: body.message, errors: body.errors }, body.status);
+    const body = await readJsonBody(c);
+    if (!body.ok) return body.answer;
     const decoded = Schema.decodeUnknownEither(MarketSnapshot)(body.json, { errors: "all", onExcessProperty: "error" });
-    if (Either.isLeft(decoded)) {
-      return c.json({ error: "malformed_request", reason: "malformed_request", message: "not a market snapshot {as_of, prices}", errors: schemaProblems(decoded.left) }, 400);
-    }
+    if (Either.isLeft(decoded)) return schemaProblem(c, "the market snapshot {as_of, prices}", schemaProblems(decoded.left));
     const replaced = await run(Effect.flatMap(MarketSnapshots, (markets) => markets.replace(decoded.right, "operator")).pipe(Effect.either));
-    if (Either.isLeft(replaced)) return c.json({ error: "audit_unavailable", message: "the snapshot could not be recorded" }, 503);
+    if (Either.isLeft(replaced)) return problem(c, "audit_unavailable", "the snapshot could not be recorded");
     return c.json({ ...decoded.right, position: replaced.right.position });
   });
   return app;

@@ -8,7 +8,8 @@ import { EventStore, type EventStoreError, type JsonObject } from "../events/Eve
 import { Identity } from "../identity/Identity.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { Ids } from "../platform/Ids.ts";
-import { PERMIT_ISSUED, PermitIssued, permitStream, unsignedPart, type Permit } from "./Permit.ts";
+import { unsignedPart, type Permit } from "../vocabulary/Permit.ts";
+import { PERMIT_ISSUED, PermitIssued, permitStream } from "./events.ts";
 import { checkPermitRequest, signPermit, type PermitRejection } from "./issuePermit.ts";
 
 

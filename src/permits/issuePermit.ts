@@ -12,7 +12,7 @@ import { jsonPath } from "../kernel/jsonPath.ts";
 import { schemaProblems, type SchemaProblem } from "../kernel/schemaProblems.ts";
 import type { SigningKey } from "../identity/KeyFile.ts";
 import type { PolicyManifest } from "../policy/PolicyManifest.ts";
-import { PermitConstraints, ResourcePattern, type Permit, type UnsignedPermit } from "./Permit.ts";
+import { PermitConstraints, ResourcePattern, type Permit, type UnsignedPermit } from "../vocabulary/Permit.ts";
 
 export const DEFAULT_PERMIT_TTL_SECONDS = 60;
 

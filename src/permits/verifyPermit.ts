@@ -5,8 +5,8 @@
  */
 import { parseRfc3339Utc } from "../kernel/timestamp.ts";
 import type { PermitScopeRule, PolicyManifest } from "../policy/PolicyManifest.ts";
-import type { Check } from "../decisions/Check.ts";
-import { resourceMatches, type Permit } from "./Permit.ts";
+import type { Check } from "../vocabulary/Check.ts";
+import { resourceMatches, type Permit } from "../vocabulary/Permit.ts";
 
 export interface PermitFacts {
   /** The permit's key_id names a trusted permit-issuer key. */

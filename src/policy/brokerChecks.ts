@@ -7,8 +7,8 @@
  * anything. An image the policy names but does not pin is never run: whoever can retag
  * images on the engine would otherwise choose what runs.
  */
-import type { Check } from "../decisions/Check.ts";
-import type { ExecuteSpec } from "../decisions/ActionRequest.ts";
+import type { Check } from "../vocabulary/Check.ts";
+import type { ExecuteSpec } from "../vocabulary/ActionRequest.ts";
 import type { BrokerRule, PolicyManifest } from "./PolicyManifest.ts";
 
 /** The longest timeout a rule without `limits.timeout_ms` allows. */

@@ -6,10 +6,10 @@
  */
 import { compareDecimals, decimalFromNumber, formatDecimal, multiplyDecimals, parseDecimal, type Decimal } from "../kernel/decimal.ts";
 import { parseRfc3339Utc } from "../kernel/timestamp.ts";
-import type { Check, CheckFailure } from "../decisions/Check.ts";
-import type { Intent } from "../decisions/ActionRequest.ts";
-import type { MarketSnapshot } from "../market/MarketSnapshot.ts";
-import type { PermitConstraints } from "../permits/Permit.ts";
+import type { Check, CheckFailure } from "../vocabulary/Check.ts";
+import type { Intent } from "../vocabulary/ActionRequest.ts";
+import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
+import type { PermitConstraints } from "../vocabulary/Permit.ts";
 import type { PolicyManifest } from "./PolicyManifest.ts";
 
 export interface ConstraintCheckInput {

@@ -8,9 +8,9 @@
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 import { BaseError, ContractFunctionRevertedError, getAddress, type Hex, isAddress, zeroAddress } from "viem";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { deploymentRecordPath, readDeploymentRecord } from "../../src/anchoring/deploymentRecord.ts";
-import { deploymentsDirFromEnv } from "../../src/anchoring/deploySettings.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { deploymentRecordPath, readDeploymentRecord } from "../../src/anchoring/deploy/deploymentRecord.ts";
+import { deploymentsDirFromEnv } from "../../src/anchoring/deploy/deploySettings.ts";
 
 type ContractArgs = { readonly contract: string };
 

@@ -9,8 +9,8 @@
 import { resolve } from "node:path";
 import { verifyContract } from "@nomicfoundation/hardhat-verify/verify";
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
-import { deploymentRecordPath, readDeploymentRecord } from "../../src/anchoring/deploymentRecord.ts";
-import { deploymentsDirFromEnv } from "../../src/anchoring/deploySettings.ts";
+import { deploymentRecordPath, readDeploymentRecord } from "../../src/anchoring/deploy/deploymentRecord.ts";
+import { deploymentsDirFromEnv } from "../../src/anchoring/deploy/deploySettings.ts";
 import { DaalTaskError, reportingFailures } from "./ownerActions.ts";
 
 const PROVIDERS = ["sourcify", "etherscan", "blockscout"] as const;

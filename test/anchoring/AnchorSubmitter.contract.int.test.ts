@@ -5,10 +5,10 @@
  */
 import { after } from "node:test";
 import { Effect } from "effect";
-import { makeCdpSubmitter, CDP_NETWORK_CHAIN_IDS } from "../../src/anchoring/cdp/CdpSubmitter.ts";
-import { makeDirectSubmitter } from "../../src/anchoring/direct/DirectSubmitter.ts";
-import { ANVIL_CHAIN_ID, ANVIL_SUBMITTER_KEY } from "../../src/anchoring/localChain.ts";
-import { makeThirdwebEngineSubmitter } from "../../src/anchoring/thirdweb-engine/ThirdwebEngineSubmitter.ts";
+import { makeCdpSubmitter, CDP_NETWORK_CHAIN_IDS } from "../../src/anchoring/adapters/cdp/CdpSubmitter.ts";
+import { makeDirectSubmitter } from "../../src/anchoring/adapters/direct/DirectSubmitter.ts";
+import { ANVIL_CHAIN_ID, ANVIL_SUBMITTER_KEY } from "../../src/anchoring/local/localChain.ts";
+import { makeThirdwebEngineSubmitter } from "../../src/anchoring/adapters/thirdweb-engine/ThirdwebEngineSubmitter.ts";
 import { anvilWithDaal, stopAllAnvils, SUBMITTER_ADDRESS } from "./anchoringFixtures.ts";
 import { anchorSubmitterContract } from "./anchorSubmitterContract.ts";
 import { cdpCredentials, startRelayingCdp, startRelayingEngine } from "./relayProviders.ts";

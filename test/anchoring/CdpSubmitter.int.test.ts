@@ -19,11 +19,11 @@ import { createHash, verify as cryptoVerify, type KeyObject } from "node:crypto"
 import { after, afterEach, before, describe, test } from "node:test";
 import { Effect, Either, HashMap, Layer, Logger } from "effect";
 import { decodeFunctionData, parseTransaction, type Hex } from "viem";
-import type { AnchorError } from "../../src/anchoring/AnchorSubmitter.ts";
-import { CDP_NETWORK_CHAIN_IDS, CdpSubmitter, makeCdpSubmitter, type CdpSubmitterOptions } from "../../src/anchoring/cdp/CdpSubmitter.ts";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANCHOR_FAILED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/events.ts";
-import { freePort } from "../../src/anchoring/localChain.ts";
+import type { AnchorError } from "../../src/anchoring/ports/AnchorSubmitter.ts";
+import { CDP_NETWORK_CHAIN_IDS, CdpSubmitter, makeCdpSubmitter, type CdpSubmitterOptions } from "../../src/anchoring/adapters/cdp/CdpSubmitter.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { ANCHOR_FAILED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/core/events.ts";
+import { freePort } from "../../src/anchoring/local/localChain.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { isUuidV4 } from "../../src/kernel/ids.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest } from "../support/harness.ts";

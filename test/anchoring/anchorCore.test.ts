@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { encodeAbiParameters, toEventSelector } from "viem";
-import { anchorIdempotencyKey } from "../../src/anchoring/anchorIdempotencyKey.ts";
-import { anchorRetryDelayMs } from "../../src/anchoring/anchorRetryDelay.ts";
-import { AnchorError, rootToHex32 } from "../../src/anchoring/AnchorSubmitter.ts";
-import { CHECKPOINT_ANCHORED_TOPIC, checkAnchorReceipt, uint64Topic, type AnchorExpectation, type ReceiptFacts } from "../../src/anchoring/checkAnchorReceipt.ts";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANCHOR_CONFIRMED, ANCHOR_FAILED, ANCHOR_SUBMITTED, anchorStatus, anchorStream, foldAnchor } from "../../src/anchoring/events.ts";
+import { anchorIdempotencyKey } from "../../src/anchoring/core/anchorIdempotencyKey.ts";
+import { anchorRetryDelayMs } from "../../src/anchoring/core/anchorRetryDelay.ts";
+import { AnchorError, rootToHex32 } from "../../src/anchoring/ports/AnchorSubmitter.ts";
+import { CHECKPOINT_ANCHORED_TOPIC, checkAnchorReceipt, uint64Topic, type AnchorExpectation, type ReceiptFacts } from "../../src/anchoring/core/checkAnchorReceipt.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { ANCHOR_CONFIRMED, ANCHOR_FAILED, ANCHOR_SUBMITTED, anchorStatus, anchorStream, foldAnchor } from "../../src/anchoring/core/events.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
 import { isUuidV4 } from "../../src/kernel/ids.ts";
 

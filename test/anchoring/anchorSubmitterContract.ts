@@ -13,9 +13,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Effect } from "effect";
 import type { Hex } from "viem";
-import type { AnchorSubmitterShape } from "../../src/anchoring/AnchorSubmitter.ts";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { verifyAnchorReceipt } from "../../src/anchoring/verifyAnchorReceipt.ts";
+import type { AnchorSubmitterShape } from "../../src/anchoring/ports/AnchorSubmitter.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { verifyAnchorReceipt } from "../../src/anchoring/adapters/rpc/verifyAnchorReceipt.ts";
 import { anchoredLogs, sleep, waitFor, type ChainWithDaal } from "./anchoringFixtures.ts";
 
 export interface SubmitterUnderTest {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { checkAnchoredHistory, divergenceFromLatest, type ChainAnchor, type VerifiedLog } from "../../src/anchoring/anchoredHistory.ts";
+import { checkAnchoredHistory, divergenceFromLatest, type ChainAnchor, type VerifiedLog } from "../../src/anchoring/core/anchoredHistory.ts";
 import { chainRecord, EMPTY_CHAIN, type ChainHead } from "../../src/audit/AuditRecord.ts";
 import { recordLeaf } from "../../src/audit/AuditTrail.ts";
 import type { JsonObject, RecordedEvent } from "../../src/events/EventStore.ts";

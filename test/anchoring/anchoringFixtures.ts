@@ -7,10 +7,10 @@
  */
 import { createPublicClient, http, parseAbiItem, type Hex, type PublicClient } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import type { Address } from "../../src/anchoring/AnchorSubmitter.ts";
-import { deployDaal } from "../../src/anchoring/deployDaal.ts";
-import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, startAnvil, type AnvilProcess, type StartAnvilOptions } from "../../src/anchoring/localChain.ts";
-import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
+import type { Address } from "../../src/anchoring/ports/AnchorSubmitter.ts";
+import { deployDaal } from "../../src/anchoring/deploy/deployDaal.ts";
+import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY, startAnvil, type AnvilProcess, type StartAnvilOptions } from "../../src/anchoring/local/localChain.ts";
+import { rpcChain } from "../../src/anchoring/adapters/rpc/rpcPublicClient.ts";
 import { setAnvilChainId } from "../support/anvil.ts";
 
 export { waitFor, sleep } from "../support/waitFor.ts";

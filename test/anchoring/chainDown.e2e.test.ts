@@ -12,8 +12,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Effect } from "effect";
-import { ANCHOR_CONFIRMED, ANCHOR_FAILED, anchorStream } from "../../src/anchoring/events.ts";
-import { ANVIL_SUBMITTER_KEY } from "../../src/anchoring/localChain.ts";
+import { ANCHOR_CONFIRMED, ANCHOR_FAILED, anchorStream } from "../../src/anchoring/core/events.ts";
+import { ANVIL_SUBMITTER_KEY } from "../../src/anchoring/local/localChain.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, type Harness } from "../support/harness.ts";
 import { anchoredLogs, anvilWithDaal, stopAllAnvils, waitFor, type ChainWithDaal } from "./anchoringFixtures.ts";

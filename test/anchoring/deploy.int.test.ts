@@ -16,8 +16,8 @@ import {
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { foundry } from "viem/chains";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { DaalDeployError, type DaalDeployment, deployDaal } from "../../src/anchoring/deployDaal.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { DaalDeployError, type DaalDeployment, deployDaal } from "../../src/anchoring/deploy/deployDaal.ts";
 import { sha256Hex } from "../../src/kernel/hashing.ts";
 import { ANVIL_ACCOUNT_0, ANVIL_ACCOUNT_1, ANVIL_CHAIN_ID, type Anvil, freePort, startAnvil } from "../support/anvil.ts";
 import { REPO_ROOT, tempDir } from "../support/harness.ts";

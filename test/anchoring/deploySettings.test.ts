@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
-import { redactSecret } from "../../src/anchoring/deployDaal.ts";
-import { DEFAULT_LOCAL_RPC_URL, DeploySettingsError, deploySettingsFromEnv } from "../../src/anchoring/deploySettings.ts";
+import { redactSecret } from "../../src/anchoring/deploy/deployDaal.ts";
+import { DEFAULT_LOCAL_RPC_URL, DeploySettingsError, deploySettingsFromEnv } from "../../src/anchoring/deploy/deploySettings.ts";
 
 const KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 

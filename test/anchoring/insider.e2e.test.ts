@@ -13,9 +13,9 @@ import { copyFileSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
-import { deployDaal, type DaalDeployment } from "../../src/anchoring/deployDaal.ts";
-import { deploymentRecord } from "../../src/anchoring/deploymentRecord.ts";
-import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY } from "../../src/anchoring/localChain.ts";
+import { deployDaal, type DaalDeployment } from "../../src/anchoring/deploy/deployDaal.ts";
+import { deploymentRecord } from "../../src/anchoring/deploy/deploymentRecord.ts";
+import { ANVIL_CHAIN_ID, ANVIL_DEPLOYER_KEY, ANVIL_SUBMITTER_KEY } from "../../src/anchoring/local/localChain.ts";
 import { makeHarness, tempDir, type Harness } from "../support/harness.ts";
 import { runZt } from "../support/spawnServer.ts";
 import { anchoredLogs, readerFor, stopAllAnvils, SUBMITTER_ADDRESS, trackedAnvil, waitFor } from "./anchoringFixtures.ts";

@@ -12,13 +12,13 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Effect } from "effect";
 import { decodeFunctionData, hexToBytes, type Hex } from "viem";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANCHOR_CONFIRMED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/events.ts";
-import { verifyAnchorReceipt } from "../../src/anchoring/verifyAnchorReceipt.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { ANCHOR_CONFIRMED, ANCHOR_SUBMITTED, anchorStream } from "../../src/anchoring/core/events.ts";
+import { verifyAnchorReceipt } from "../../src/anchoring/adapters/rpc/verifyAnchorReceipt.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
-import { deployDaal } from "../../src/anchoring/deployDaal.ts";
-import { ANVIL_DEPLOYER_KEY } from "../../src/anchoring/localChain.ts";
+import { deployDaal } from "../../src/anchoring/deploy/deployDaal.ts";
+import { ANVIL_DEPLOYER_KEY } from "../../src/anchoring/local/localChain.ts";
 import { runZt } from "../support/spawnServer.ts";
 import { anchoredLogs, readerFor, SUBMITTER_ADDRESS, transactionsTo, waitFor } from "./anchoringFixtures.ts";
 

@@ -9,9 +9,9 @@
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
 import { createWalletClient, decodeFunctionData, http, keccak256, parseTransaction, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
-import { ANVIL_SUBMITTER_KEY } from "../../src/anchoring/localChain.ts";
-import { rpcChain } from "../../src/anchoring/rpc/rpcPublicClient.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
+import { ANVIL_SUBMITTER_KEY } from "../../src/anchoring/local/localChain.ts";
+import { rpcChain } from "../../src/anchoring/adapters/rpc/rpcPublicClient.ts";
 import { SUBMITTER_ADDRESS, type ChainWithDaal } from "./anchoringFixtures.ts";
 import { startFakeProvider, type FakeProvider, type Reply } from "./fakeProvider.ts";
 

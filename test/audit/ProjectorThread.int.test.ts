@@ -13,7 +13,7 @@ import { AuditProjector } from "../../src/audit/AuditProjector.ts";
 import { loadConfig } from "../../src/config.ts";
 import { Metrics } from "../../src/platform/Metrics.ts";
 import { effectLoggerLayer, makeLogSink } from "../../src/platform/Logging.ts";
-import { auditLogLayer, storeLayer } from "../../src/server.ts";
+import { auditLogLayer, storeLayer } from "../../src/layers.ts";
 import { tempDir } from "../support/harness.ts";
 import { sleep } from "../support/waitFor.ts";
 
@@ -23,9 +23,9 @@ const exiting = new URL("./fixtures/exitingProjectorWorker.ts", import.meta.url)
 
 function runtimeWith(lines: string[]) {
   const config = loadConfig({ ZT_DATA_DIR: join(dir, "data"), ZT_CHAIN: "off" });
-  const base = Layer.mergeAll(storeLayer(config), auditLogLayer(config), Metrics.layer);
+  const base = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Metrics.layer);
   return ManagedRuntime.make(
-    ProjectorThread.layer(config, { workerUrl: exiting }).pipe(Layer.provideMerge(base), Layer.provide(effectLoggerLayer(makeLogSink("debug", (line) => lines.push(line))))),
+    ProjectorThread.layer({ workerUrl: exiting, settings: {} }).pipe(Layer.provideMerge(base), Layer.provide(effectLoggerLayer(makeLogSink("debug", (line) => lines.push(line))))),
   );
 }
 

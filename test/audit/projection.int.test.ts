@@ -18,7 +18,8 @@ import { EMPTY_CHAIN, nextRecord } from "../../src/audit/AuditRecord.ts";
 import { loadConfig } from "../../src/config.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { makeLogSink } from "../../src/platform/Logging.ts";
-import { startProjector } from "../../src/server.ts";
+import { projectorSettings } from "../../src/layers.ts";
+import { startProjector } from "../../src/projector.ts";
 import { tempDir } from "../support/harness.ts";
 import { killAllChildren } from "../support/spawnServer.ts";
 import {
@@ -71,7 +72,7 @@ describe("killing the projection mid-run", () => {
 
     // A: one uninterrupted in-process run. Its development bootstrap writes the audit
     // key that B then shares, so both sign with the same key.
-    const a = await startProjector(loadConfig({ ZT_DATA_DIR: dirA, ZT_STORE: `sqlite:${storeA}`, ...NO_CHECKPOINTS }), makeLogSink("none"));
+    const a = await startProjector(projectorSettings(loadConfig({ ZT_DATA_DIR: dirA, ZT_STORE: `sqlite:${storeA}`, ...NO_CHECKPOINTS })), makeLogSink("none"));
     try {
       await waitFor("the uninterrupted run to project every event", () => (recordCount(storeA) === N ? true : undefined), { timeoutMs: 60_000 });
     } finally {
@@ -143,7 +144,7 @@ test("catching up on a backlog leaves the event loop free: timers run between ba
   // callbacks need the same turn of the event loop).
   const seen: number[] = [];
   const timer = setInterval(() => seen.push(recordCount(path)), 20);
-  const projector = await startProjector(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...NO_CHECKPOINTS }), makeLogSink("none"));
+  const projector = await startProjector(projectorSettings(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...NO_CHECKPOINTS })), makeLogSink("none"));
   try {
     await waitFor("the backlog to be projected", () => (recordCount(path) === N ? true : undefined), { timeoutMs: 60_000 });
   } finally {
@@ -258,7 +259,7 @@ describe("checkpoint sealing", () => {
     const dir = join(root, name);
     mkdirSync(dir);
     const path = join(dir, "events.db");
-    const projector = await startProjector(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...env }), makeLogSink("none"));
+    const projector = await startProjector(projectorSettings(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...env })), makeLogSink("none"));
     return { dir, path, projector };
   }
 
@@ -331,7 +332,7 @@ describe("checkpoint sealing", () => {
     await waitFor("5 records", () => (recordCount(path) === 5 ? true : undefined));
     await projector.close();
     for (let restart = 0; restart < 3; restart++) {
-      const again = await startProjector(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...NO_CHECKPOINTS }), makeLogSink("none"));
+      const again = await startProjector(projectorSettings(loadConfig({ ZT_DATA_DIR: dir, ZT_STORE: `sqlite:${path}`, ...NO_CHECKPOINTS })), makeLogSink("none"));
       await sleep(300);
       await again.close();
     }

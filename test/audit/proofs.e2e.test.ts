@@ -240,7 +240,16 @@ describe("inclusion and consistency proofs over HTTP", () => {
     await settled(0);
     const projected = await h.request("GET", `/audit/proofs/${desk7Decision}`, { token: h.tokens.desk7 });
     assert.equal(projected.status, 409);
-    assert.deepEqual(projected.json, { error: "not_yet_sealed", message: projected.json.message });
+    // A problem (RFC 9457) that says nothing of the record but that it is not covered yet.
+    assert.deepEqual(projected.json, {
+      type: "urn:zt-infra:problem:not_yet_sealed",
+      title: "No sealed checkpoint covers this decision yet",
+      status: 409,
+      detail: projected.json.message,
+      reason: "not_yet_sealed",
+      error: "not_yet_sealed",
+      message: projected.json.message,
+    });
     assert.match(projected.json.message, /not covered by a sealed checkpoint yet/);
     // Another agent learns nothing, not even that the decision exists.
     const foreign = await h.request("GET", `/audit/proofs/${desk7Decision}`, { token: h.tokens.ops1 });

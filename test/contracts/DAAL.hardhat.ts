@@ -19,7 +19,7 @@ import {
   zeroAddress,
   zeroHash,
 } from "viem";
-import { DAAL_ABI } from "../../src/anchoring/daalArtifact.ts";
+import { DAAL_ABI } from "../../src/anchoring/generated/daalArtifact.ts";
 import { auditOrigin } from "../../src/audit/Checkpoint.ts";
 import { decodeBase64 } from "../../src/kernel/base64.ts";
 import { checkpointBody, parseCheckpointBody } from "../../src/kernel/checkpoint.ts";

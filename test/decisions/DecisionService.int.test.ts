@@ -11,8 +11,11 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { Effect, Layer, ManagedRuntime } from "effect";
-import { ACTION_DECIDED, decisionStream } from "../../src/decisions/events.ts";
-import { DecisionService, type DecisionAnswer } from "../../src/decisions/DecisionService.ts";
+import { ACTION_DECIDED } from "../../src/decisions/events.ts";
+import { decisionStream } from "../../src/vocabulary/DecisionId.ts";
+import { DecisionService } from "../../src/decisions/DecisionService.ts";
+import { actionAnswer, type ActionAnswer } from "../../src/decisions/views.ts";
+import { PermitVerifier } from "../../src/permits/PermitVerifier.ts";
 import { EventStore } from "../../src/events/EventStore.ts";
 import { Brokers } from "../../src/execution/Broker.ts";
 import { ExecutionService } from "../../src/execution/ExecutionService.ts";
@@ -40,14 +43,14 @@ function decisionServiceOn(server: FakeEventStoreDB) {
   const { esdbEventStoreOn } = adapter;
   const store = Layer.succeed(EventStore, esdbEventStoreOn(server as unknown as Parameters<typeof esdbEventStoreOn>[0], { settleRetry: { baseMs: 5, maxMs: 20 } }));
   const base = Layer.mergeAll(store, Ids.layer, Metrics.layer, Brokers.layer(), Identity.fromDataDir(dataDir, { production: false }), ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR));
-  return ManagedRuntime.make(DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer).pipe(Layer.provideMerge(base)))));
+  return ManagedRuntime.make(DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer).pipe(Layer.provideMerge(base)))));
 }
 
 const desk7 = { role: "agent", actor: "agent:desk-7" } as const;
 const body = (json: unknown) => ({ bytes: new TextEncoder().encode(JSON.stringify(json)), tooLarge: false });
 
 /** Every ActionDecided of this decision in the stand-in's log. */
-const decidedInLog = (server: FakeEventStoreDB, answer: DecisionAnswer) =>
+const decidedInLog = (server: FakeEventStoreDB, answer: ActionAnswer) =>
   server.records.filter((record) => record.streamId === `zt.${decisionStream(String(answer.body["decision_id"]))}` && record.type === ACTION_DECIDED);
 
 describe("a decision whose append timed out", { skip: ADDON_MISSING }, () => {
@@ -58,11 +61,11 @@ describe("a decision whose append timed out", { skip: ADDON_MISSING }, () => {
       try {
         // No permit: denied permit_required, a decision that is recorded and answered 403.
         server.timeOutWrites(1, outcome, 40);
-        const answer = await runtime.runPromise(Effect.flatMap(DecisionService, (service) => service.decideAction(desk7, body(swapRequest()))));
+        const answer = await runtime.runPromise(Effect.flatMap(DecisionService, (service) => service.decideAction(desk7, body(swapRequest())))).then(actionAnswer);
         // Long enough for a late commit to land had the answer not waited for it.
         await new Promise((resolve) => setTimeout(resolve, 100));
         const logged = decidedInLog(server, answer);
-        assert.equal(answer.httpStatus, 403, JSON.stringify(answer.body));
+        assert.equal(answer.status, 403, JSON.stringify(answer.body));
         assert.equal(answer.body["reason"], "permit_required");
         assert.equal(logged.length, 1, "recorded once");
         assert.equal((logged[0]?.data as { decision_id?: string }).decision_id, answer.body["decision_id"]);
@@ -79,10 +82,10 @@ describe("a decision whose append timed out", { skip: ADDON_MISSING }, () => {
     try {
       await runtime.runPromise(Effect.flatMap(DecisionService, () => Effect.void));
       server.down = true;
-      const answer = await runtime.runPromise(Effect.flatMap(DecisionService, (service) => service.decideAction(desk7, body(swapRequest()))));
+      const answer = await runtime.runPromise(Effect.flatMap(DecisionService, (service) => service.decideAction(desk7, body(swapRequest())))).then(actionAnswer);
       server.down = false;
       await new Promise((resolve) => setTimeout(resolve, 50));
-      assert.equal(answer.httpStatus, 503);
+      assert.equal(answer.status, 503);
       assert.equal(answer.body["reason"], "audit_unavailable");
       assert.deepEqual(decidedInLog(server, answer), []);
     } finally {

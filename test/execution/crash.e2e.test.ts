@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { dockerOwner } from "../../src/server.ts";
+import { dockerOwner } from "../../src/layers.ts";
 import { readDevCredentials, tempDir } from "../support/harness.ts";
 import { killAllChildren, spawnServer } from "../support/spawnServer.ts";
 import { waitFor } from "../support/waitFor.ts";

@@ -12,7 +12,7 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, describe, test } from "node:test";
 import { loadConfig } from "../../src/config.ts";
 import { randomSeed, readSigningKey, signingKeyFromSeed, type SigningKey } from "../../src/identity/KeyFile.ts";
-import type { Permit } from "../../src/permits/Permit.ts";
+import type { Permit } from "../../src/vocabulary/Permit.ts";
 import { signPermit } from "../../src/permits/issuePermit.ts";
 import { startServer } from "../../src/server.ts";
 import {

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { validate } from "@readme/openapi-parser";
-import type { Permit } from "../../src/permits/Permit.ts";
+import type { Permit } from "../../src/vocabulary/Permit.ts";
 import { EXAMPLE_POLICY_DIR, makeHarness, SEED_CONSTRAINTS, swapRequest, type Harness, type Reply } from "../support/harness.ts";
 import { assertAllowed, assertDenied, jcs, sha256Hex } from "./decisionAssertions.ts";
 
@@ -249,7 +249,9 @@ describe("PUT /market/snapshot, GET /keys, GET /decisions/:id, /metrics, health"
     }
     const other = await h.request("GET", `/decisions/${id}`, { token: h.tokens.ops1 });
     assert.equal(other.status, 404);
-    assert.equal(other.json.status, undefined, "nothing of the decision leaks");
+    assert.equal(other.json.status, 404, "a problem, not the decision's status");
+    assert.equal(other.json.decision_id, undefined, "nothing of the decision leaks");
+    assert.equal(other.json.receipt_hash, undefined);
     assert.equal((await h.request("GET", `/decisions/${id}`)).status, 401);
 
     const unknownButWellFormed = `dec_${"0".repeat(26)}`;

@@ -18,7 +18,7 @@ import { EventStore, type RecordedEvent } from "../../src/events/EventStore.ts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomSeed, readSigningKey, signingKeyFromSeed } from "../../src/identity/KeyFile.ts";
-import type { Permit } from "../../src/permits/Permit.ts";
+import type { Permit } from "../../src/vocabulary/Permit.ts";
 import { signPermit } from "../../src/permits/issuePermit.ts";
 import { EXAMPLE_POLICY_DIR, makeHarness, SEED_CONSTRAINTS, type Harness, type Reply } from "../support/harness.ts";
 import { assertDecisionShape, CONTRACT_DENY_STATUS, intentHashOf } from "./decisionAssertions.ts";

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { after, test } from "node:test";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
-import type { Permit } from "../../src/permits/Permit.ts";
+import type { Permit } from "../../src/vocabulary/Permit.ts";
 import { readDevCredentials, SEED_CONSTRAINTS, swapRequest, tempDir, type DevCredentials } from "../support/harness.ts";
 import { killAllChildren, spawnServer, type ServerProcess } from "../support/spawnServer.ts";
 

@@ -3,9 +3,9 @@
  * same code the service uses for `ZT_CHAIN=local` (src/anchoring/localChain.ts). A missing
  * anvil fails the test: skipping would make a green build prove nothing.
  */
-import { ANVIL_CHAIN_ID, startAnvil as startLocalAnvil, type AnvilProcess } from "../../src/anchoring/localChain.ts";
+import { ANVIL_CHAIN_ID, startAnvil as startLocalAnvil, type AnvilProcess } from "../../src/anchoring/local/localChain.ts";
 
-export { ANVIL_CHAIN_ID, freePort } from "../../src/anchoring/localChain.ts";
+export { ANVIL_CHAIN_ID, freePort } from "../../src/anchoring/local/localChain.ts";
 
 /** anvil's first default account ("test test ... junk" mnemonic), public knowledge and funded with 10000 ETH. */
 export const ANVIL_ACCOUNT_0 = {

@@ -12,7 +12,7 @@ import { Effect } from "effect";
 import { loadConfig, type ServiceConfig } from "../../src/config.ts";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
 import { EventStore, type RecordedEvent } from "../../src/events/EventStore.ts";
-import type { Permit } from "../../src/permits/Permit.ts";
+import type { Permit } from "../../src/vocabulary/Permit.ts";
 import { makeLogSink } from "../../src/platform/Logging.ts";
 import { buildApp, type BuiltApp } from "../../src/server.ts";
 
