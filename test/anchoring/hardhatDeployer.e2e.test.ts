@@ -1,6 +1,6 @@
 /**
  * The contract deployer's path end to end on a real anvil, every step a real command as
- * a deployer types it (README, "For contract deployers"): the owner's key goes into the
+ * a deployer types it (docs/deployers.md): the owner's key goes into the
  * Hardhat keystore (typed at the prompt, as is the keystore password);
  * `hardhat run scripts/deploy-daal.ts --network localhost` deploys DAAL through thirdweb
  * and writes the deployment record; the `daal` tasks allow the service's submitter,

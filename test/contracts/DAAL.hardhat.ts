@@ -619,8 +619,9 @@ describe("DAAL agent id hashes in per-action mode", () => {
 });
 
 describe("DAAL gas", () => {
-  // The budgets of the anchoring path (README, "Gas"): a checkpoint, the first one on a
-  // fresh contract included, and an action by an agent the contract has seen before.
+  // The budgets of the anchoring path (docs/deployers.md, "Gas"): a checkpoint, the first
+  // one on a fresh contract included, and an action by an agent the contract has seen
+  // before.
   const CHECKPOINT_GAS_LIMIT = 65_000n;
   const KNOWN_AGENT_ACTION_GAS_LIMIT = 60_000n;
   const NEW_AGENT_ACTION_GAS_LIMIT = 80_000n;

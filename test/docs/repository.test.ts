@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { documents, ROOT } from "./documents.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED = join(ROOT, "..", "shared");
 const noShared = existsSync(SHARED) ? false : "no ../shared beside this clone (a user's clone has none): nothing to compare the copies with";
 
@@ -36,7 +35,9 @@ test("test/vectors holds every shared test vector unchanged", { skip: noShared }
 });
 
 test("no document links outside the repository", () => {
-  for (const doc of ["README.md", ...readdirSync(join(ROOT, "docs")).map((name) => join("docs", name))]) {
+  const docs = documents();
+  for (const expected of ["README.md", "CONTRIBUTING.md", "CHANGELOG.md", "docs/agents.md", "docs/contract.md"]) assert.ok(docs.includes(expected), `${expected} is not among the documents checked`);
+  for (const doc of docs) {
     const text = readFileSync(join(ROOT, doc), "utf8");
     assert.doesNotMatch(text, /\]\(\.\.\/shared\//, `${doc} links into ../shared, which a clone does not have`);
   }
