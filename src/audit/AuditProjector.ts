@@ -21,16 +21,6 @@ import { encodeSignature, makeWebCryptoSigner } from "../kernel/ed25519.ts";
 import { AuditLog, type AuditLogError, type AuditLogShape } from "./AuditLog.ts";
 import { AuditTrail } from "./AuditTrail.ts";
 import { CHECKPOINT_SEALED, CHECKPOINT_STREAM, sealCheckpoint } from "./Checkpoint.ts";
-import { ANCHOR_EVENT_TYPES } from "../anchoring/core/events.ts";
-
-/**
- * Records that make a checkpoint due. Checkpoints and anchor progress are chained like
- * every event but never make a seal due by themselves: each anchor would otherwise seal
- * a new checkpoint needing an anchor, forever. They are covered by the next seal.
- */
-function triggersSeal(eventType: string): boolean {
-  return eventType !== CHECKPOINT_SEALED && !ANCHOR_EVENT_TYPES.has(eventType);
-}
 
 export interface AuditProjectorOptions {
   readonly signer: AuditSigner;
