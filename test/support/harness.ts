@@ -27,6 +27,7 @@ export interface DevCredentials {
 
 export interface Reply {
   readonly status: number;
+  readonly headers: Headers;
   readonly json: any;
   readonly text: string;
 }
@@ -104,7 +105,7 @@ export async function makeHarness(options: { dataDir?: string; policyDir?: strin
     } catch {
       json = undefined;
     }
-    return { status: response.status, json, text };
+    return { status: response.status, headers: response.headers, json, text };
   };
 
   const issuePermit = async (permitRequest: Record<string, unknown>): Promise<Permit> => {

@@ -158,7 +158,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     } catch {
       json = undefined;
     }
-    return { status: response.status, json, text };
+    return { status: response.status, headers: response.headers, json, text };
   };
 
   return {
