@@ -220,15 +220,15 @@ export function auditProjectorLayer(options: AuditProjectorOptions): Layer.Layer
             writerState = { state: "standby" };
             return Effect.logWarning("audit projection writer lost its lease; waiting for it").pipe(Effect.zipRight(Effect.sleep(Duration.seconds(1))));
           }
-          failures += 1;
-          const reason = failure._tag === "Some" ? (typeof failure.value === "string" ? failure.value : failure.value.reason) : `defect: ${describeDefect(Cause.squash(cause))}`;
-          writerState = { state: "restarting", reason, since: new Date().toISOString(), failures };
-          const delayMs = writerRestartDelayMs(failures);
-          return Effect.logError("audit projection writer failed; restarting it").pipe(
-            Effect.annotateLogs({ reason, failures, retry_in_ms: delayMs }),
-            Effect.zipRight(log.releaseLease(options.owner).pipe(Effect.ignore)),
-            Effect.zipRight(Effect.sleep(Duration.millis(delayMs))),
-          );
+          return Effect.gen(function* () {
+            failures += 1;
+            const reason = failure._tag === "Some" ? (typeof failure.value === "string" ? failure.value : failure.value.reason) : `defect: ${describeDefect(Cause.squash(cause))}`;
+            writerState = { state: "restarting", reason, since: formatRfc3339Millis(yield* Clock.currentTimeMillis), failures };
+            const delayMs = writerRestartDelayMs(failures);
+            yield* Effect.logError("audit projection writer failed; restarting it").pipe(Effect.annotateLogs({ reason, failures, retry_in_ms: delayMs }));
+            yield* log.releaseLease(options.owner).pipe(Effect.ignore);
+            yield* Effect.sleep(Duration.millis(delayMs));
+          });
         }),
         Effect.forever,
       );
