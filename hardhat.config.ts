@@ -6,7 +6,7 @@
  * runner plugin takes every .ts/.js file under `paths.tests.nodejs`, while the project's
  * own `node --test "test/**\/*.test.ts"` never matches them.
  *
- * Networks for deployers (README, "For contract deployers"): `base`, `base-sepolia` and
+ * Networks for deployers (docs/deployers.md): `base`, `base-sepolia` and
  * `localhost` (an anvil or Hardhat node). Their RPC URLs and the owner's key are
  * configuration variables: Hardhat reads each from the environment variable of that
  * name, else from the keystore (`npx hardhat keystore set DAAL_OWNER_PRIVATE_KEY`), and

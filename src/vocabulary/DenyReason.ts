@@ -1,6 +1,6 @@
 /**
  * The stable deny reasons of contract section 4, with the HTTP status each answers and
- * what it means. The README table and the OpenAPI document are built from this list.
+ * what it means. The deny reason table of docs/agents.md and the OpenAPI document follow this list.
  */
 
 export const DENY_REASONS = {

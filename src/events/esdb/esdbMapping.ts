@@ -204,7 +204,7 @@ function accessDeniedText(operation: Operation): string {
   switch (operation) {
     case "readAll":
     case "subscribeAll":
-      return "access denied: the user may not read $all (grant it read on $all; see the README)";
+      return "access denied: the user may not read $all (grant it read on $all; see docs/operators.md, EventStoreDB / KurrentDB)";
     case "append":
       return "access denied: the user may not write this stream (check the credentials and the stream ACL)";
     default:
