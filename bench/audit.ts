@@ -7,7 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Effect, ManagedRuntime } from "effect";
@@ -46,6 +46,12 @@ function decisionLike(n: number): NewEvent {
 }
 
 const rows: BenchRow[] = [];
+// The reference of the verify target: cores x one core's WebCrypto verify rate, measured here.
+const oneCore = spawnSync(process.execPath, [join(ROOT, "bench", "verifyOneCore.ts")], { cwd: ROOT, encoding: "utf8", env: { ...process.env, UV_THREADPOOL_SIZE: "1" } });
+if (oneCore.status !== 0) throw new Error(`bench/verifyOneCore.ts failed: ${oneCore.stderr.slice(0, 500)}`);
+const oneCoreVerify = (JSON.parse(oneCore.stdout) as { opsPerSecond: number }).opsPerSecond;
+const cores = availableParallelism();
+rows.push({ name: "Ed25519 verify (WebCrypto), one core", value: oneCoreVerify, unit: "ops/s", note: `${cores} cores: the verify target is 0.8 x ${cores} x this` });
 for (const total of SIZES) {
   const label = total.toLocaleString("en-US");
   const dataDir = mkdtempSync(join(tmpdir(), "zt-bench-audit-"));
@@ -92,7 +98,13 @@ for (const total of SIZES) {
       { name: `append ${label} events, ${BATCH} per durable append`, value: total / appendSeconds, unit: "events/s" },
       { name: `projection writer, cold start to caught up, ${label} events`, value: head.seq / projectSeconds, unit: "records/s", note: `${projectSeconds.toFixed(1)} s, ${report.checkpoints} checkpoints` },
       { name: `control plane peak RSS, ${label} events projected`, value: rss, unit: "MiB" },
-      { name: `zt audit verify, ${label} events`, value: report.records / verifySeconds, unit: "records/s", note: `${verifySeconds.toFixed(1)} s, exit 0, ${report.records} records` },
+      {
+        name: `zt audit verify, ${label} events`,
+        value: report.records / verifySeconds,
+        unit: "records/s",
+        ratio: { to: "cores x one core's verify", value: report.records / verifySeconds / (cores * oneCoreVerify) },
+        note: `${verifySeconds.toFixed(1)} s, exit 0, ${report.records} records`,
+      },
     );
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

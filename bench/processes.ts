@@ -27,9 +27,31 @@ export function freePort(): Promise<number> {
 
 /** Starts `node ARGS` in the repository; its stdout is piped (and must be read or resumed). */
 export function startNode(args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
+  return startProcess(process.execPath, args, env);
+}
+
+function startProcess(file: string, args: ReadonlyArray<string>, env: Record<string, string>): ChildProcess {
+  const child = spawn(file, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   children.add(child);
   return child;
+}
+
+export type Runtime = "node" | "deno";
+
+/**
+ * How `npm start` (package.json) and `deno task start` (deno.json) run the control plane:
+ * the benchmark runs exactly that command, runtime flags included, so what it measures is
+ * what an operator runs.
+ */
+export function startCommand(runtime: Runtime): { readonly file: string; readonly args: ReadonlyArray<string> } {
+  const script =
+    runtime === "node"
+      ? (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts["start"]!
+      : (JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")) as { tasks: Record<string, string> }).tasks["start"]!;
+  const [program, ...rest] = script.split(/\s+/);
+  if (program === undefined || !rest.includes("src/main.ts")) throw new Error(`the ${runtime} start command is not "<runtime> ... src/main.ts": ${script}`);
+  const args = rest.map((arg) => (arg === "src/main.ts" ? join(ROOT, "src", "main.ts") : arg));
+  return runtime === "node" ? { file: process.execPath, args } : { file: join(ROOT, program), args };
 }
 
 /** SIGTERM, then SIGKILL after 10 s. */
@@ -71,12 +93,15 @@ export interface ControlPlane {
 }
 
 /**
- * The control plane on `dataDir`, anchoring off, JSON logs read and dropped as a log
- * shipper would; resolves once `/readyz` answers. `nodeFlags` go before the script.
+ * The control plane on `dataDir` as `npm start` (or `deno task start`) runs it, anchoring
+ * off, JSON logs read and dropped as a log shipper would; resolves once `/readyz`
+ * answers. `nodeFlags` (Node only) go before the start command's own.
  */
-export async function controlPlane(dataDir: string, env: Record<string, string> = {}, nodeFlags: ReadonlyArray<string> = []): Promise<ControlPlane> {
+export async function controlPlane(dataDir: string, env: Record<string, string> = {}, nodeFlags: ReadonlyArray<string> = [], runtime: Runtime = "node"): Promise<ControlPlane> {
   const port = await freePort();
-  const child = startNode([...nodeFlags, join(ROOT, "src", "main.ts")], { ZT_DATA_DIR: dataDir, ZT_HOST: "127.0.0.1", ZT_PORT: String(port), ZT_CHAIN: "off", ZT_LOG_LEVEL: "info", ...env });
+  const start = startCommand(runtime);
+  const args = runtime === "node" ? [...nodeFlags, ...start.args] : start.args;
+  const child = startProcess(start.file, args, { ZT_DATA_DIR: dataDir, ZT_HOST: "127.0.0.1", ZT_PORT: String(port), ZT_CHAIN: "off", ZT_LOG_LEVEL: "info", ...env });
   child.stdout!.resume();
   const url = `http://127.0.0.1:${port}`;
   await until("the control plane to be ready", async () => ((await fetch(`${url}/readyz`)).ok ? true : undefined), 120_000);

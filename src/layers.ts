@@ -35,7 +35,7 @@ import { MarketSnapshots } from "./market/MarketSnapshots.ts";
 import { PermitService } from "./permits/PermitService.ts";
 import { PermitVerifier } from "./permits/PermitVerifier.ts";
 import { Ids } from "./platform/Ids.ts";
-import { effectLoggerLayer, type LogLevelName, type LogSink } from "./platform/Logging.ts";
+import { effectLoggerLayer, Logs, type LogLevelName, type LogSink } from "./platform/Logging.ts";
 import { Metrics } from "./platform/Metrics.ts";
 import { ActivePolicy } from "./policy/ActivePolicy.ts";
 
@@ -252,7 +252,9 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   const checked = Identity.fromDataDir(config.dataDir, { production: config.production }).pipe(
     Layer.provideMerge(ActivePolicy.fromDirectory(config.policyDir)),
   );
-  const infrastructure = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Ids.layer, Metrics.layer).pipe(Layer.provideMerge(checked));
+  const infrastructure = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Ids.layer, Metrics.layer, Layer.succeed(Logs, logs)).pipe(
+    Layer.provideMerge(checked),
+  );
   const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer, PermitVerifier.layer).pipe(Layer.provideMerge(infrastructure));
   const withExecution = ExecutionService.layer.pipe(Layer.provide(brokersLayer(config)), Layer.provideMerge(withTrail));
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.

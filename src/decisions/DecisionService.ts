@@ -14,6 +14,7 @@ import { sha256Hex } from "../kernel/hashing.ts";
 import { MarketSnapshots } from "../market/MarketSnapshots.ts";
 import { PermitVerifier } from "../permits/PermitVerifier.ts";
 import { Ids } from "../platform/Ids.ts";
+import { Logs } from "../platform/Logging.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { decide, loseNonceRace, type Decided, type DecisionEvent } from "./decide.ts";
@@ -47,6 +48,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
       const ids = yield* Ids;
       const metrics = yield* Metrics;
       const executions = yield* ExecutionService;
+      const logs = yield* Logs;
 
       const append = (event: DecisionEvent) =>
         Effect.gen(function* () {
@@ -93,7 +95,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
             metrics.decisionLatency.observe((performance.now() - started) / 1000);
-            yield* Effect.logInfo("decision recorded").pipe(Effect.annotateLogs({ ...logFields(decision), position }));
+            logs.write("info", "decision recorded", { ...logFields(decision), position });
             // Only now, with the decision durable, may anything run.
             const allowed = decision.status === "allowed" && parsed.ok ? parsed.request : undefined;
             const execution =
@@ -105,7 +107,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             Effect.catchTag("EventStoreError", (error) =>
               Effect.gen(function* () {
                 metrics.decisions.inc({ status: "denied", reason: "audit_unavailable" });
-                yield* Effect.logError("decision not recorded: event store unavailable").pipe(Effect.annotateLogs({ decision_id: decisionId, reason: error.reason }));
+                logs.write("error", "decision not recorded: event store unavailable", { decision_id: decisionId, reason: error.reason });
                 return { recorded: false, decisionId, reason: error.reason } as const;
               }),
             ),

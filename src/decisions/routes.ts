@@ -7,7 +7,7 @@ import { EventStore } from "../events/EventStore.ts";
 import { recordedExecution } from "../execution/recordedExecution.ts";
 import type { AppEnv } from "../http/auth.ts";
 import { problem } from "../http/problem.ts";
-import { readCappedBody } from "../http/readBody.ts";
+import { readCappedBody, type NodeIncoming } from "../http/readBody.ts";
 import type { RunEffect } from "../http/RunEffect.ts";
 import { MAX_ACTION_BODY_BYTES } from "../vocabulary/ActionRequest.ts";
 import { DECISION_ID, decisionStream } from "../vocabulary/DecisionId.ts";
@@ -19,7 +19,7 @@ export function decisionRoutes(run: RunEffect<DecisionService | EventStore>) {
   const app = new Hono<AppEnv>();
 
   app.post("/actions", async (c) => {
-    const body = await readCappedBody(c.req.raw, MAX_ACTION_BODY_BYTES);
+    const body = await readCappedBody(c.req.raw, MAX_ACTION_BODY_BYTES, c.env as NodeIncoming | undefined);
     const answer = actionAnswer(await run(Effect.flatMap(DecisionService, (service) => service.decideAction(c.get("principal"), body))));
     return c.body(JSON.stringify(answer.body), answer.status, { "content-type": answer.contentType });
   });

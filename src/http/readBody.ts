@@ -9,8 +9,31 @@ export interface CappedBody {
   readonly tooLarge: boolean;
 }
 
-export async function readCappedBody(request: Request, limit: number): Promise<CappedBody> {
+/** The Node request under @hono/node-server (`c.env.incoming`): a stream of the body's chunks. */
+export interface NodeIncoming {
+  readonly incoming?: AsyncIterable<Uint8Array> & { readonly readableEnded: boolean };
+}
+
+/**
+ * `request`'s body. Under @hono/node-server a body whose declared length fits is read
+ * from Node's own request stream (`env.incoming`), which skips building a web
+ * ReadableStream per request; Node's HTTP parser delivers exactly the declared length.
+ * Any other body (no length, too long, Deno) is read through the web stream with the cap.
+ */
+export async function readCappedBody(request: Request, limit: number, env?: NodeIncoming): Promise<CappedBody> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
+  const incoming = env?.incoming;
+  if (incoming !== undefined && Number.isSafeInteger(declared) && declared >= 0 && declared <= limit && !incoming.readableEnded) {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for await (const chunk of incoming) {
+      chunks.push(chunk);
+      total += chunk.length;
+    }
+    // Defence in depth: the parser enforces the length, so this never trips.
+    if (total > limit) return { bytes: concat(chunks, total).subarray(0, limit), tooLarge: true };
+    return { bytes: chunks.length === 1 ? chunks[0]! : concat(chunks, total), tooLarge: false };
+  }
   if (request.body === null) return { bytes: new Uint8Array(0), tooLarge: false };
   if (Number.isFinite(declared) && declared > limit) {
     await request.body.cancel().catch(() => undefined);

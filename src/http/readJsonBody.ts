@@ -7,7 +7,7 @@ import type { Context } from "hono";
 import type { SchemaProblem } from "../kernel/schemaProblems.ts";
 import { parseStrictJsonBytes } from "../kernel/strictJson.ts";
 import { problem } from "./problem.ts";
-import { readCappedBody } from "./readBody.ts";
+import { readCappedBody, type NodeIncoming } from "./readBody.ts";
 
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
 
@@ -19,7 +19,7 @@ export function schemaProblem(c: Context, what: string, errors: ReadonlyArray<Sc
 }
 
 export async function readJsonBody(c: Context): Promise<JsonBody> {
-  const body = await readCappedBody(c.req.raw, MAX_JSON_BODY_BYTES);
+  const body = await readCappedBody(c.req.raw, MAX_JSON_BODY_BYTES, c.env as NodeIncoming | undefined);
   if (body.tooLarge) {
     const message = `the body exceeds ${MAX_JSON_BODY_BYTES} bytes`;
     return { ok: false, answer: problem(c, "malformed_request", message, { errors: [{ path: "$", kind: "size", message }] }, 413) };

@@ -3,7 +3,9 @@
  * logs alike. Callers pass named fields; nothing here ever receives a token, a key, a
  * permit signature or a request body.
  */
-import { HashMap, Layer, List, Logger, LogLevel } from "effect";
+import process from "node:process";
+import { setImmediate } from "node:timers";
+import { Context, HashMap, Layer, List, Logger, LogLevel } from "effect";
 
 export type LogLevelName = "debug" | "info" | "warn" | "error" | "none";
 
@@ -13,12 +15,35 @@ export interface LogSink {
   readonly write: (level: Exclude<LogLevelName, "none">, message: string, fields: Record<string, unknown>) => void;
 }
 
-export function makeLogSink(minimum: LogLevelName, out: (line: string) => void = (line) => console.log(line)): LogSink {
+/** The sink as a service, for hot paths that log without going through Effect's logger (about 10 us a line less). */
+export class Logs extends Context.Tag("zt/Logs")<Logs, LogSink>() {}
+
+export function makeLogSink(minimum: LogLevelName, out: (line: string) => void = batchedStdout()): LogSink {
   return {
     write: (level, message, fields) => {
       if (RANK[level] < RANK[minimum]) return;
       out(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
     },
+  };
+}
+
+/**
+ * Lines to stdout, written once per turn of the event loop: a write to a pipe is a
+ * synchronous system call on Linux, and a request logs two lines. What a turn logged is
+ * written before the next turn starts and when the process exits.
+ */
+export function batchedStdout(): (line: string) => void {
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = `${pending.join("\n")}\n`;
+    pending = [];
+    process.stdout.write(text);
+  };
+  process.once("exit", flush);
+  return (line) => {
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(line);
   };
 }
 

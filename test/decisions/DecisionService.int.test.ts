@@ -22,6 +22,7 @@ import { ExecutionService } from "../../src/execution/ExecutionService.ts";
 import { Identity } from "../../src/identity/Identity.ts";
 import { MarketSnapshots } from "../../src/market/MarketSnapshots.ts";
 import { Ids } from "../../src/platform/Ids.ts";
+import { Logs, makeLogSink } from "../../src/platform/Logging.ts";
 import { Metrics } from "../../src/platform/Metrics.ts";
 import { ActivePolicy } from "../../src/policy/ActivePolicy.ts";
 import { FakeEventStoreDB } from "../events/FakeEventStoreDB.ts";
@@ -42,7 +43,7 @@ function decisionServiceOn(server: FakeEventStoreDB) {
   if (adapter instanceof Error) throw adapter;
   const { esdbEventStoreOn } = adapter;
   const store = Layer.succeed(EventStore, esdbEventStoreOn(server as unknown as Parameters<typeof esdbEventStoreOn>[0], { settleRetry: { baseMs: 5, maxMs: 20 } }));
-  const base = Layer.mergeAll(store, Ids.layer, Metrics.layer, Brokers.layer(), Identity.fromDataDir(dataDir, { production: false }), ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR));
+  const base = Layer.mergeAll(store, Ids.layer, Metrics.layer, Layer.succeed(Logs, makeLogSink("none")), Brokers.layer(), Identity.fromDataDir(dataDir, { production: false }), ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR));
   return ManagedRuntime.make(DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer).pipe(Layer.provideMerge(base)))));
 }
 

@@ -2,8 +2,10 @@
  * SqliteEventStore: the EventStore port on one SQLite file through `node:sqlite`
  * (`DatabaseSync`), which Node 24 and Deno 2 both provide.
  *
- * - Durability: WAL with `synchronous=FULL`, so the WAL is fsynced before COMMIT
- *   returns and an append's Effect succeeds only once its events are on disk.
+ * - Durability: WAL; an append's Effect succeeds only once its events are on disk. The
+ *   connection commits with `synchronous=NORMAL` and the WAL is fsynced after the commit
+ *   on libuv's thread pool (walSync.ts), so the event loop goes on deciding while the
+ *   disk syncs; `:memory:` stores have nothing to sync.
  * - Atomicity and concurrency: an append is its own savepoint inside a synchronous
  *   `BEGIN IMMEDIATE` ... `COMMIT`, so nothing interleaves within a process; across
  *   processes the write lock taken by `BEGIN IMMEDIATE` serialises writers and
@@ -32,6 +34,7 @@ import {
   type RecordedEvent,
 } from "../EventStore.ts";
 import { decodeJsonObject, encodeEventBatch, type EncodedEvent } from "../encodeEventBatch.ts";
+import { makeWalSyncer } from "./walSync.ts";
 
 export interface SqliteEventStoreOptions {
   /** Database file; its parent directory is created when missing (`:memory:`: a private store without WAL). */
@@ -386,6 +389,18 @@ export const makeSqliteEventStore = (
     if (pollIntervalMs === 0) return yield* Effect.dieMessage("SqliteEventStore: pollIntervalMs must be positive");
     const db = yield* openSqliteEventDatabase(options);
     const sql = yield* attempt("open", undefined, () => prepareStatements(db));
+    // Commits are made durable by the WAL syncer, off the event loop (walSync.ts), instead
+    // of inside COMMIT. Checkpoints are left to the audit writer's connection, which
+    // commits with synchronous=FULL after every batch; this one checkpoints only as a
+    // backstop (40 MB of WAL), so a checkpoint's copy and syncs rarely land on a request.
+    const syncer = options.path === ":memory:" ? undefined : makeWalSyncer(`${options.path}-wal`);
+    if (syncer !== undefined) {
+      yield* attempt("open", undefined, () => {
+        db.exec("PRAGMA synchronous = NORMAL");
+        db.exec("PRAGMA wal_autocheckpoint = 10000");
+      });
+      yield* Effect.addFinalizer(() => Effect.sync(syncer.close));
+    }
     // Wakes this instance's subscriptions after each commit; sliding(1) because one
     // pending "something changed" is as good as many.
     const commits = yield* Effect.acquireRelease(PubSub.sliding<void>(1), PubSub.shutdown);
@@ -454,11 +469,25 @@ export const makeSqliteEventStore = (
         }
         return;
       }
-      group.forEach((item, i) => {
-        const decision = decisions[i]!;
-        item.resume("refused" in decision ? Effect.fail(decision.refused) : Effect.succeed(decision.ok));
-      });
+      const answer = () => {
+        group.forEach((item, i) => {
+          const decision = decisions[i]!;
+          item.resume("refused" in decision ? Effect.fail(decision.refused) : Effect.succeed(decision.ok));
+        });
+        Effect.runSync(PubSub.publish(commits, undefined));
+      };
+      // Every answer of the group, refusals included, waits until the commit is durable:
+      // a refusal may rest on an append of this group that a crash would take back.
+      if (syncer === undefined) return answer();
+      syncer.durable().then(answer, () => group.forEach((item) => item.resume(Effect.fail(syncFailed(item.stream)))));
     };
+
+    const syncFailed = (stream?: string) =>
+      new EventStoreError({
+        reason: "unavailable",
+        message: "SQLite append failed: the write-ahead log could not be synced to disk; the store takes no more writes until it is reopened",
+        ...(stream === undefined ? {} : { stream }),
+      });
 
     function scheduleFlush(): void {
       if (flushScheduled) return;
@@ -466,23 +495,25 @@ export const makeSqliteEventStore = (
       setImmediate(flush);
     }
 
+    // On the request path: one suspend and one async, no generator; subscribers are woken once per group commit.
     const append: EventStoreShape["append"] = (stream, events, expected) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         const encoded = encodeEventBatch(stream, events);
-        if (encoded instanceof EventStoreError) return yield* Effect.fail(encoded);
-        const recordedAt = yield* Effect.clockWith((clock) => Effect.succeed(new Date(clock.unsafeCurrentTimeMillis()).toISOString()));
-        const appended = yield* Effect.async<AppendResult, EventStoreError>((resume) => {
-          const item: QueuedAppend = { stream, events: encoded, expected, recordedAt, resume };
-          queue.push(item);
-          scheduleFlush();
-          // Interrupted before its group ran: it never reaches the store.
-          return Effect.sync(() => {
-            const index = queue.indexOf(item);
-            if (index >= 0) queue.splice(index, 1);
-          });
-        });
-        yield* PubSub.publish(commits, undefined);
-        return appended;
+        if (encoded instanceof EventStoreError) return Effect.fail(encoded);
+        if (syncer?.failure() !== undefined) return Effect.fail(syncFailed(stream));
+        return Effect.clockWith((clock) =>
+          Effect.async<AppendResult, EventStoreError>((resume) => {
+            const recordedAt = new Date(clock.unsafeCurrentTimeMillis()).toISOString();
+            const item: QueuedAppend = { stream, events: encoded, expected, recordedAt, resume };
+            queue.push(item);
+            scheduleFlush();
+            // Interrupted before its group ran: it never reaches the store.
+            return Effect.sync(() => {
+              const index = queue.indexOf(item);
+              if (index >= 0) queue.splice(index, 1);
+            });
+          }),
+        );
       });
 
     const readStream: EventStoreShape["readStream"] = (stream, options) =>
@@ -529,12 +560,16 @@ export const makeSqliteEventStore = (
         }),
       );
 
-    const ping: EventStoreShape["ping"] = attempt("ping", undefined, () => {
-      sql.select1.get();
-      // Writable means the write lock can be taken now (not read-only, not wedged).
-      sql.begin.run();
-      rollbackQuietly(db, sql.rollback);
-    });
+    const ping: EventStoreShape["ping"] = Effect.suspend(() =>
+      syncer?.failure() !== undefined
+        ? Effect.fail(syncFailed())
+        : attempt("ping", undefined, () => {
+            sql.select1.get();
+            // Writable means the write lock can be taken now (not read-only, not wedged).
+            sql.begin.run();
+            rollbackQuietly(db, sql.rollback);
+          }),
+    );
 
     return { append, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
   });
