@@ -45,7 +45,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
       path: c.req.routePath,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : "operator",
+      principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : principal.name,
     });
   });
   app.use(authenticate(deps.identity.credentials));

@@ -189,7 +189,7 @@ describe("decide", () => {
   });
 
   test("given the operator as the caller, when decided, then one ActionDecided.v1: actor_mismatch at actor_binding, and nothing else ran", () => {
-    const decided = decide(given({ caller: { role: "operator" } }));
+    const decided = decide(given({ caller: { role: "operator", name: "operator:alice" } }));
     assert.equal(decided.events.length, 1);
     const data = decided.events[0]!.data as unknown as ActionDecided;
     assert.equal(data.actor, "operator");
