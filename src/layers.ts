@@ -13,7 +13,9 @@ import type { Address, AnchorError, AnchorSubmitter, Hex } from "./anchoring/por
 import type { DaalLedger } from "./anchoring/ports/DaalLedger.ts";
 import type { AppServices } from "./app/AppServices.ts";
 import { ApprovalBook } from "./approvals/ApprovalBook.ts";
+import { ApprovalExpiry } from "./approvals/ApprovalExpiry.ts";
 import { ApprovalService } from "./approvals/ApprovalService.ts";
+import { ApprovalWebhook } from "./approvals/ApprovalWebhook.ts";
 import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
 import { auditProjectorLayer } from "./audit/AuditProjector.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
@@ -260,7 +262,9 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.
   const projector = ProjectorThread.layer({ workerUrl: PROJECTOR_WORKER_URL, settings: projectorSettings(config) });
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, ApprovalService.layer, projector, anchoring).pipe(
+  // Expiries are recorded and pending approvals announced in the background, never on the decision path.
+  const approvals = Layer.mergeAll(ApprovalExpiry.layer(), ApprovalWebhook.layer()).pipe(Layer.provideMerge(ApprovalService.layer));
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, approvals, projector, anchoring).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );
