@@ -1,6 +1,7 @@
 /**
  * `npm run demo`: a guided walk through the protected decision path against a running
- * control plane (`npm start` in another terminal), executions through Docker included.
+ * control plane (`npm start` in another terminal), executions through Docker and a swap
+ * that waits for an operator's approval included.
  * Each step says what the agent asks,
  * what the control plane answered, and why. Exits 1 if any answer is not the expected one.
  *
@@ -24,6 +25,7 @@ const bold = (t: string) => paint("1", t);
 const green = (t: string) => paint("32", t);
 const red = (t: string) => paint("31", t);
 const dim = (t: string) => paint("2", t);
+const yellow = (t: string) => paint("33", t);
 
 let credentials: { operator_token: string; agents: Record<string, string> };
 try {
@@ -61,7 +63,10 @@ async function step(title: string, why: string, expected: string, run: () => Pro
   const got = json?.status === "allowed" ? "allowed" : (json?.reason ?? json?.error ?? `http ${status}`);
   const ok = got === expected;
   outcomes.push({ step: title, expected, got, ok });
-  const verdict = json?.status === "allowed" ? green(`ALLOWED (${status})`) : red(`DENIED ${got} (${status})`);
+  const verdict =
+    json?.status === "allowed" ? green(`ALLOWED (${status})`)
+    : json?.status === "pending_approval" ? yellow(`PENDING APPROVAL ${json.approval_id} (${status})`)
+    : red(`DENIED ${got} (${status})`);
   console.log(`  answer: ${verdict}${ok ? "" : red(`  <- expected ${expected}`)}`);
   if (json?.detail) console.log(`  detail: ${json.detail}`);
   if (json?.invariant_checks) {
@@ -122,6 +127,24 @@ const allowed = await step("desk-7 swaps 12.5 SOL on Jupiter with the permit", "
 );
 await step("the same permit again (replay)", "The nonce was consumed atomically by the first use; a permit is single-use, even across restarts.", "nonce_replay_detected", () =>
   call("POST", "/actions", desk7, swap(permit)),
+);
+const large = (await call("POST", "/permits", operator, { subject: "agent:desk-7", scope: "swap.execute", constraints: { ...CONSTRAINTS, max_notional_usd: 50000 }, ttl_seconds: 300 })).json as Permit;
+console.log(`\n${bold("Operator:")} issue a permit ${large.permit_id} for swaps up to 50000 USD.`);
+const bigSwap = swap(large, { amount: "100" });
+const pending = await step(
+  "desk-7 swaps 100 SOL (14210 USD) with it",
+  "Every check passes, and the bundle's approval rule holds desk-7 swaps over 10000 USD for an operator: recorded, answered 202, nothing runs and the permit's nonce is not spent.",
+  "approval_required",
+  () => call("POST", "/actions", desk7, bigSwap),
+);
+console.log(`  request_digest: ${pending?.request_digest} (sha256 of the JCS of the call: the approval is for exactly this call), expires_at ${pending?.expires_at}`);
+const granted = await call("POST", `/approvals/${pending?.approval_id}/approve`, operator, { note: "within the desk's daily plan" });
+console.log(`\n${bold("Operator:")} operator:alice approves ${pending?.approval_id} (npx zt approvals approve ${pending?.approval_id}): ${granted.json?.status}, granted by ${granted.json?.granted_by?.join(", ")}.`);
+await step("desk-7 repeats the identical swap with the approval_id", "The digest matches, the approval is granted, unexpired and unused: it is consumed exactly once (like a nonce), then the permit's nonce.", "allowed", () =>
+  call("POST", "/actions", desk7, { ...bigSwap, approval_id: pending?.approval_id }),
+);
+await step("the same approval again", "An approval allows exactly one action.", "approval_consumed", async () =>
+  call("POST", "/actions", desk7, { ...swap(await call("POST", "/permits", operator, { subject: "agent:desk-7", scope: "swap.execute", constraints: { ...CONSTRAINTS, max_notional_usd: 50000 }, ttl_seconds: 60 }).then((r) => r.json), { amount: "100" }), approval_id: pending?.approval_id }),
 );
 await step("a swap on Uniswap", "The intent's protocol is not in the permit's protocol_allowlist.", "protocol_not_allowed", async () => call("POST", "/actions", desk7, swap(await issue(), { protocol: "uniswap" })));
 await step("a swap of 1000 SOL", "1000 x 142.1 = 142100 USD, over the permit's max_notional_usd of 10000.", "max_notional_exceeded", async () => call("POST", "/actions", desk7, swap(await issue(), { amount: "1000" })));

@@ -12,6 +12,10 @@ import { ANCHOR_EVENT_TYPES } from "./anchoring/core/events.ts";
 import type { Address, AnchorError, AnchorSubmitter, Hex } from "./anchoring/ports/AnchorSubmitter.ts";
 import type { DaalLedger } from "./anchoring/ports/DaalLedger.ts";
 import type { AppServices } from "./app/AppServices.ts";
+import { ApprovalBook } from "./approvals/ApprovalBook.ts";
+import { ApprovalExpiry } from "./approvals/ApprovalExpiry.ts";
+import { ApprovalService } from "./approvals/ApprovalService.ts";
+import { ApprovalWebhook } from "./approvals/ApprovalWebhook.ts";
 import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
 import { auditProjectorLayer } from "./audit/AuditProjector.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
@@ -255,12 +259,14 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   const infrastructure = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Ids.layer, Metrics.layer, Layer.succeed(Logs, logs)).pipe(
     Layer.provideMerge(checked),
   );
-  const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer, PermitVerifier.layer).pipe(Layer.provideMerge(infrastructure));
+  const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(infrastructure));
   const withExecution = ExecutionService.layer.pipe(Layer.provide(brokersLayer(config)), Layer.provideMerge(withTrail));
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.
   const projector = ProjectorThread.layer({ workerUrl: PROJECTOR_WORKER_URL, settings: projectorSettings(config) });
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projector, anchoring).pipe(
+  // Expiries are recorded and pending approvals announced in the background, never on the decision path.
+  const approvals = Layer.mergeAll(ApprovalExpiry.layer(), ApprovalWebhook.layer()).pipe(Layer.provideMerge(ApprovalService.layer));
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, approvals, projector, anchoring).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );

@@ -18,7 +18,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["platform", "events", "identity"],
   ["vocabulary"],
   ["policy", "http"],
-  ["market", "permits"],
+  ["market", "permits", "approvals"],
   ["execution"],
   ["decisions"],
   ["audit"],

@@ -2,6 +2,8 @@
  * Every service of a serving instance: what the application runtime provides to the routes.
  */
 import type { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
+import type { ApprovalBook } from "../approvals/ApprovalBook.ts";
+import type { ApprovalService } from "../approvals/ApprovalService.ts";
 import type { AuditLog } from "../audit/AuditLog.ts";
 import type { AuditProjector } from "../audit/AuditProjector.ts";
 import type { AuditTrail } from "../audit/AuditTrail.ts";
@@ -18,6 +20,8 @@ import type { Metrics } from "../platform/Metrics.ts";
 
 export type AppServices =
   | DecisionService
+  | ApprovalBook
+  | ApprovalService
   | ExecutionService
   | PermitService
   | PermitVerifier

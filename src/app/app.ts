@@ -6,6 +6,7 @@
 import { Effect } from "effect";
 import { Hono } from "hono";
 import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
+import { approvalRoutes } from "../approvals/routes.ts";
 import { AuditProjector, writerHealthy } from "../audit/AuditProjector.ts";
 import { auditRoutes } from "../audit/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
@@ -45,7 +46,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
       path: c.req.routePath,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 1000) / 1000,
-      principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : "operator",
+      principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : principal.name,
     });
   });
   app.use(authenticate(deps.identity.credentials));
@@ -83,6 +84,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", permitRoutes(deps.run));
   app.route("/", marketRoutes(deps.run));
   app.route("/", auditRoutes(deps.run));
+  app.route("/", approvalRoutes(deps.run));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

@@ -4,7 +4,8 @@
  */
 import { JSONSchema, type Schema } from "effect";
 import { ActionRequest } from "../vocabulary/ActionRequest.ts";
-import { DENY_REASONS } from "../vocabulary/DenyReason.ts";
+import { APPROVAL_STATUSES } from "../approvals/Approval.ts";
+import { APPROVAL_REQUIRED, DENY_REASONS } from "../vocabulary/DenyReason.ts";
 import { EXECUTION_FAILURE_REASONS } from "../execution/events.ts";
 import { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
 import { PermitRequest } from "../permits/issuePermit.ts";
@@ -50,8 +51,8 @@ const DecisionResponse = {
   required: ["decision_id", "status", "reason", "invariant_checks", "policy_id", "policy_hash", "permit_id", "intent_hash", "receipt_hash", "decided_at", "execution"],
   properties: {
     decision_id: { type: "string", pattern: "^dec_[0-9A-HJKMNP-TV-Z]{26}$" },
-    status: { enum: ["allowed", "denied"] },
-    reason: { enum: [...Object.keys(DENY_REASONS), null] },
+    status: { enum: ["allowed", "denied", "pending_approval"] },
+    reason: { enum: [...Object.keys(DENY_REASONS), APPROVAL_REQUIRED.reason, null] },
     detail: { type: "string", description: "Why, for people. Not part of the receipt." },
     invariant_checks: { type: "array", items: { type: "object", required: ["name", "ok"], properties: { name: { type: "string" }, ok: { type: "boolean" } } } },
     policy_id: { type: "string" },
@@ -59,11 +60,63 @@ const DecisionResponse = {
     permit_id: { type: ["string", "null"] },
     intent_hash: { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" },
     receipt_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
-    notional_usd: { type: ["string", "null"], description: "amount x price from the trusted snapshot, when max_notional ran" },
+    notional_usd: { type: ["string", "null"], description: "amount x price from the trusted snapshot, when max_notional or an approval rule's threshold priced it" },
+    approval_id: { type: ["string", "null"], pattern: "^apr_[0-9A-HJKMNP-TV-Z]{26}$", description: "the approval the decision waits on, used, or was refused over" },
     decided_at: { type: "string", format: "date-time" },
     execution: Execution,
     errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
   },
+};
+
+const PendingApproval = {
+  allOf: [
+    { $ref: "#/components/schemas/Decision" },
+    {
+      type: "object",
+      required: ["approval_id", "request_digest", "expires_at"],
+      description: "202: every check passed and an approval rule matched; repeat the identical request with approval_id once operators grant it",
+      properties: {
+        request_digest: { type: "string", pattern: "^[0-9a-f]{64}$", description: "sha256 of the JCS of {actor, action, resource, context, intent, execute}" },
+        expires_at: { type: "string", format: "date-time" },
+        quorum: { type: "integer", minimum: 1 },
+        granted_by: { type: "array", items: { type: "string" } },
+      },
+    },
+  ],
+};
+
+const Approval = {
+  type: "object",
+  required: ["approval_id", "status", "decision_id", "request_digest", "actor", "action", "resource", "quorum", "granted_by", "requested_at", "expires_at"],
+  properties: {
+    approval_id: { type: "string", pattern: "^apr_[0-9A-HJKMNP-TV-Z]{26}$" },
+    status: { enum: [...APPROVAL_STATUSES] },
+    decision_id: { type: "string", description: "the pending decision that asked for it" },
+    request_digest: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    actor: { type: "string" },
+    action: { type: "string" },
+    resource: { type: "string" },
+    request: { type: "object", description: "GET /approvals/{id} and votes: the call as sent (actor, action, resource, context, intent, execute)" },
+    notional_usd: { type: ["string", "null"] },
+    rule_id: { type: "string" },
+    quorum: { type: "integer", minimum: 1 },
+    granted_by: { type: "array", items: { type: "string" } },
+    grants: { type: "array", items: { type: "object", properties: { operator: { type: "string" }, note: { type: ["string", "null"] }, granted_at: { type: "string" } } } },
+    rejection: { type: ["object", "null"], properties: { operator: { type: "string" }, note: { type: ["string", "null"] }, rejected_at: { type: "string" } } },
+    requested_at: { type: "string", format: "date-time" },
+    expires_at: { type: "string", format: "date-time" },
+    expired_at: { type: ["string", "null"] },
+    consumed_by: { type: ["string", "null"], description: "the allowed decision that used it" },
+    consumed_at: { type: ["string", "null"] },
+    policy_id: { type: "string" },
+  },
+};
+
+const Vote = {
+  type: "object",
+  additionalProperties: false,
+  properties: { note: { type: "string", maxLength: 1024 } },
+  description: "The approver is the authenticated operator, never a field of the body; an empty body is no note.",
 };
 
 const ErrorBody = { type: "object", required: ["error"], properties: { error: { type: "string" }, message: { type: "string" } } };
@@ -88,6 +141,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
         ...definitions,
         ...requestSchemas,
         Decision: DecisionResponse,
+        PendingApproval,
+        Approval,
+        Vote,
         Error: ErrorBody,
       },
     },
@@ -99,6 +155,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           requestBody: json({ $ref: "#/components/schemas/ActionRequest" }),
           responses: {
             "200": { description: "allowed", ...json({ $ref: "#/components/schemas/Decision" }) },
+            "202": { description: "pending_approval (recorded): waits for operators", ...json({ $ref: "#/components/schemas/PendingApproval" }) },
             "400": { description: "malformed_request (recorded)", ...json({ $ref: "#/components/schemas/Decision" }) },
             "401": { description: "missing or unknown token (not recorded)", ...json({ $ref: "#/components/schemas/Error" }) },
             "403": { description: "denied (recorded)", ...json({ $ref: "#/components/schemas/Decision" }) },
@@ -180,6 +237,56 @@ export function openApiDocument(version: string): Record<string, unknown> {
             "200": { description: "the inclusion proof" },
             "404": { description: "not found or not visible" },
             "409": { description: "not_yet_sealed: no checkpoint covers the decision yet" },
+          },
+        },
+      },
+      "/approvals": {
+        get: {
+          summary: "Approvals, newest first (operators: all; an agent: those of its own requests)",
+          security,
+          parameters: [
+            { name: "status", in: "query", required: false, schema: { enum: [...APPROVAL_STATUSES] } },
+            { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1000 } },
+          ],
+          responses: {
+            "200": { description: "approvals", ...json({ type: "object", required: ["approvals"], properties: { approvals: { type: "array", items: { $ref: "#/components/schemas/Approval" } } } }) },
+            "400": { description: "bad status or limit" },
+          },
+        },
+      },
+      "/approvals/{id}": {
+        get: {
+          summary: "One approval with the call it is for (operators; an agent: its own)",
+          security,
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "the approval", ...json({ $ref: "#/components/schemas/Approval" }) }, "404": { description: "not found or not visible" } },
+        },
+      },
+      "/approvals/{id}/approve": {
+        post: {
+          summary: "Grant an approval as the authenticated operator",
+          security,
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
+          responses: {
+            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
+            "403": { description: "not an operator" },
+            "404": { description: "no such approval" },
+            "409": { description: "approval_closed, approval_already_granted or approval_duplicate_grant" },
+          },
+        },
+      },
+      "/approvals/{id}/reject": {
+        post: {
+          summary: "Reject an approval (pending, or granted and unused) as the authenticated operator",
+          security,
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
+          responses: {
+            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
+            "403": { description: "not an operator" },
+            "404": { description: "no such approval" },
+            "409": { description: "approval_closed" },
           },
         },
       },

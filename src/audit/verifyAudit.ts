@@ -5,7 +5,9 @@
  *   - each record's ed25519 signature with the audit public key (public keys only);
  *   - each sealed checkpoint: its signed note, its root against the recomputed Merkle
  *     tree, and consistency with the previous checkpoint (RFC 9162 2.1.4);
- *   - each decision's intent_hash and receipt_hash from its recorded fields.
+ *   - each decision's intent_hash and receipt_hash from its recorded fields;
+ *   - each decision that names an approval against the approval's events before it: an
+ *     allow used an approval of its exact call, granted by its quorum, unrejected, in time.
  * It covers every event in the store (contract section 7): an event that cannot be
  * canonicalised fails as `unhashable_event`, and events the projection has not reached
  * fail as `projection_stalled` once the oldest of them was recorded more than `maxLagMs`
@@ -19,6 +21,9 @@ import { decodeSignature, makeWebCryptoVerifier } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
 import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
+import { evolveApproval, type Approval } from "../approvals/Approval.ts";
+import { approvalBackingProblem } from "../approvals/approvalBacking.ts";
+import { APPROVAL_EVENT_TYPES } from "../approvals/events.ts";
 import { ACTION_DECIDED, ActionDecided } from "../decisions/events.ts";
 import { receiptHash } from "../vocabulary/receipt.ts";
 import { eventHash, EMPTY_CHAIN, recordHash, signedBytes, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
@@ -37,6 +42,7 @@ export type FailureKind =
   | "checkpoint_root_mismatch"
   | "checkpoint_inconsistent"
   | "receipt_mismatch"
+  | "approval_unbacked"
   | "record_without_event"
   | "unhashable_event"
   | "projection_stalled";
@@ -93,6 +99,8 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
     let checkpoints = 0;
     let decisions = 0;
     let unprojected = 0;
+    /** Approvals as their events so far fold, for the decisions that name them. */
+    const approvals = new Map<string, Approval>();
     let previousCheckpoint: { tree_size: number; root: Uint8Array } | null = null;
     let lastCheckpoint: VerifyReport["lastCheckpoint"] = null;
     let after = 0;
@@ -199,7 +207,19 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
         timestamp: decision.decided_at,
       });
       if (recomputed !== decision.receipt_hash) return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: receipt_hash does not match its recorded fields` };
+      const approvalId = decision.approval_id;
+      if (approvalId != null) {
+        const problem = approvalBackingProblem({ ...decision, approval_id: approvalId, request: decision.request as Parameters<typeof approvalBackingProblem>[0]["request"] }, approvals.get(approvalId));
+        if (problem !== null) return { kind: "approval_unbacked", ...at, message: problem };
+      }
       return null;
+    };
+
+    const foldApprovalEvent = (event: RecordedEvent) => {
+      const id = (event.data as { readonly approval_id?: unknown }).approval_id;
+      if (typeof id !== "string") return;
+      const folded = evolveApproval(approvals.get(id), event);
+      if (folded !== undefined) approvals.set(id, folded);
     };
 
     const checkCheckpoint = (event: RecordedEvent, seq: number): VerifyFailure | null => {
@@ -282,6 +302,7 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
           (event.type === ACTION_DECIDED ? checkDecision(event, seq) : null) ?? (event.type === CHECKPOINT_SEALED ? checkCheckpoint(event, seq) : null);
         if (contentFailure) return report(yield* firstOf(contentFailure));
         if (event.type === ACTION_DECIDED) decisions += 1;
+        if (APPROVAL_EVENT_TYPES.has(event.type)) foldApprovalEvent(event);
         tree.append(recordLeaf(record.hash));
         chain = record;
       }

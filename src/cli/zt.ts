@@ -36,6 +36,10 @@ commands:
         print the inclusion proof of a decision against the latest sealed checkpoint
   audit check-proof FILE [--keys FILE] [--rpc URL [--contract ADDR]] [--json]
         verify an inclusion proof offline (RFC 9162), and its checkpoint's signature
+  approvals list [--status pending|granted|rejected|expired|consumed] [--limit N] [--json] [--url URL] [--token-file FILE]
+        the approvals of a running control plane, newest first (token: --token-file or ZT_TOKEN)
+  approvals approve|reject APPROVAL_ID [--note TEXT] [--url URL] [--token-file FILE]
+        grant or reject as the operator the token names (exit 1 when the server refuses the vote)
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
@@ -140,6 +144,10 @@ export async function runCli(argv: string[]): Promise<number> {
     if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof")) {
       const { runAuditCommand } = await import("./auditCommands.ts");
       return await runAuditCommand(sub, rest);
+    }
+    if (command === "approvals" && (sub === "list" || sub === "approve" || sub === "reject")) {
+      const { runApprovalCommand } = await import("./approvalCommands.ts");
+      return await runApprovalCommand(sub, rest);
     }
     if (command === "anchor" && sub === "deploy") {
       if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");

@@ -1,12 +1,16 @@
 /**
- * The decision path of `POST /actions`, orchestration only: parse the body, gather the
+ * The decision path of `POST /actions` (and of every other caller that asks for a
+ * decision, such as the MCP gateway), orchestration only: parse the body, gather the
  * facts the decider needs (the permit's signature and nonce state, the trusted
- * snapshot), decide (pure, decide.ts), append the decider's events in order (a nonce
- * lost to a concurrent decision folds in as a replay denial), then, with the decision
- * durable, run an allowed `execute` block. Fail closed: a store that cannot record makes
- * the answer `audit_unavailable` and nothing runs; no other failure escapes.
+ * snapshot, the approvals of the request), decide (pure, decide.ts), append the decider's
+ * events in order (a claim lost to a concurrent decision, an approval's use or a permit's
+ * nonce, folds in as that claim's denial), then, with the decision durable, run an
+ * allowed `execute` block. Fail closed: a store that cannot record makes the answer
+ * `audit_unavailable` and nothing runs; no other failure escapes.
  */
 import { Clock, Context, Effect, Layer } from "effect";
+import { ApprovalBook } from "../approvals/ApprovalBook.ts";
+import { applicableRule, approvedRequestOf, requestDigest, rulesForCall, type ApprovalFacts } from "../approvals/approvalStage.ts";
 import { EventStore, type EventStoreError } from "../events/EventStore.ts";
 import { ExecutionService, type ExecutionView } from "../execution/ExecutionService.ts";
 import type { Principal } from "../identity/Credentials.ts";
@@ -17,7 +21,9 @@ import { Ids } from "../platform/Ids.ts";
 import { Logs } from "../platform/Logging.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
-import { decide, loseNonceRace, type Decided, type DecisionEvent } from "./decide.ts";
+import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
+import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
+import { decide, loseClaim, type Decided, type DecisionEvent, type PendingApproval } from "./decide.ts";
 import type { ActionDecided } from "./events.ts";
 import { parseActionRequest } from "./parseActionRequest.ts";
 
@@ -27,10 +33,16 @@ export interface ActionBody {
   readonly tooLarge: boolean;
 }
 
-/** What a `POST /actions` call came to: a recorded decision (and its run), or a decision the store could not record. */
+/**
+ * What a decision request came to: a recorded allow or denial (and its run), a recorded
+ * decision that waits for human approval (contract section 9: nothing ran, nothing was
+ * consumed; the caller repeats the identical request once operators grant it), or a
+ * decision the store could not record. A caller matches on `_tag` exhaustively.
+ */
 export type DecisionOutcome =
-  | { readonly recorded: true; readonly decided: Decided; readonly execution: ExecutionView | null }
-  | { readonly recorded: false; readonly decisionId: string; readonly reason: EventStoreError["reason"] };
+  | { readonly _tag: "Decided"; readonly decided: Decided; readonly execution: ExecutionView | null }
+  | { readonly _tag: "PendingApproval"; readonly decided: Decided; readonly approval: PendingApproval }
+  | { readonly _tag: "Unrecorded"; readonly decisionId: string; readonly reason: EventStoreError["reason"] };
 
 export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
@@ -49,6 +61,22 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
       const metrics = yield* Metrics;
       const executions = yield* ExecutionService;
       const logs = yield* Logs;
+      const book = yield* ApprovalBook;
+
+      /**
+       * What the decider needs to know of approvals: the approval the request names (read
+       * from its streams), or, when an approval rule applies to it, the approvals of the
+       * same request by digest. Nothing is read for a request no rule applies to.
+       */
+      const approvalFacts = (actor: string, request: ActionRequest, market: MarketSnapshot | undefined, now: number) =>
+        Effect.gen(function* () {
+          const named = request.approval_id;
+          const rule = named === undefined ? applicableRule({ manifest: policy.manifest, actor, request, notionalUsd: null, market, now }) : undefined;
+          if (named === undefined && (rule === undefined || "reason" in rule || rule.rule === undefined)) return undefined;
+          const digest = requestDigest(approvedRequestOf(request));
+          if (named !== undefined) return { digest, presented: yield* book.read(named), sameRequest: [] } satisfies ApprovalFacts;
+          return { digest, presented: undefined, sameRequest: yield* book.forDigest(digest) } satisfies ApprovalFacts;
+        });
 
       const append = (event: DecisionEvent) =>
         Effect.gen(function* () {
@@ -61,19 +89,27 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
         });
 
       /**
-       * Appends the decider's events in order: the nonce first, when the decision spends
-       * one (a concurrent decision that won it turns this one into a replay denial), then
-       * the decision itself.
+       * Appends the decider's events in order: its claims first (the approval it uses,
+       * the nonce it spends; a concurrent decision that won one turns this one into that
+       * claim's denial, and the claims after it are not made) or a new approval request,
+       * then the decision itself.
        */
       const record = (decided: Decided) =>
         Effect.gen(function* () {
           let final = decided;
           for (const event of decided.events.slice(0, -1)) {
+            if (event.claim === undefined) {
+              yield* append(event);
+              continue;
+            }
             const won = yield* append(event).pipe(
               Effect.as(true),
               Effect.catchIf((error) => error.reason === "wrong_expected_version", () => Effect.succeed(false)),
             );
-            if (!won) final = loseNonceRace(decided);
+            if (!won) {
+              final = loseClaim(decided, event);
+              break;
+            }
           }
           const appended = yield* append(final.events.at(-1)!);
           return { decided: final, ...appended };
@@ -86,29 +122,35 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           const decisionId = `dec_${yield* ids.ulid(now)}`;
           return yield* Effect.gen(function* () {
             const parsed = parseActionRequest(body.bytes, body.tooLarge);
-            // Facts only where the decider can reach the checks that read them: an agent's permit, a notional limit's prices.
-            const permit = parsed.ok && principal.role === "agent" ? parsed.request.permit : undefined;
+            // Facts only where the decider can reach the checks that read them: an agent's
+            // permit, the prices of a notional limit or an approval threshold, approvals.
+            const agent = parsed.ok && principal.role === "agent" ? { actor: principal.actor, request: parsed.request } : undefined;
+            const permit = agent?.request.permit;
             const permitFacts = permit === undefined ? undefined : yield* permits.factsOf(permit);
-            const market = permit?.constraints.max_notional_usd === undefined ? undefined : yield* markets.current;
-            const decided = decide({ decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market });
+            const rules = agent === undefined ? [] : rulesForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
+            const needsPrices = permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined);
+            const market = needsPrices ? yield* markets.current : undefined;
+            const approvals = agent === undefined || (rules.length === 0 && agent.request.approval_id === undefined) ? undefined : yield* approvalFacts(agent.actor, agent.request, market, now);
+            const decided = decide({ decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals });
             const { decided: recorded, revision, position } = yield* record(decided);
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
             metrics.decisionLatency.observe((performance.now() - started) / 1000);
             logs.write("info", "decision recorded", { ...logFields(decision), position });
+            if (recorded.pending !== null) return { _tag: "PendingApproval", decided: recorded, approval: recorded.pending } as const;
             // Only now, with the decision durable, may anything run.
             const allowed = decision.status === "allowed" && parsed.ok ? parsed.request : undefined;
             const execution =
               allowed?.execute === undefined
                 ? null
                 : yield* executions.execute({ decisionId, decidedRevision: revision, actor: decision.actor, action: allowed.action, execute: allowed.execute });
-            return { recorded: true, decided: recorded, execution } as const;
+            return { _tag: "Decided", decided: recorded, execution } as const;
           }).pipe(
             Effect.catchTag("EventStoreError", (error) =>
               Effect.gen(function* () {
                 metrics.decisions.inc({ status: "denied", reason: "audit_unavailable" });
                 logs.write("error", "decision not recorded: event store unavailable", { decision_id: decisionId, reason: error.reason });
-                return { recorded: false, decisionId, reason: error.reason } as const;
+                return { _tag: "Unrecorded", decisionId, reason: error.reason } as const;
               }),
             ),
           );
@@ -121,5 +163,5 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
 
 /** What a recorded decision's log line says: ids, outcome and where, never request values. */
 function logFields(decision: ActionDecided): Record<string, unknown> {
-  return { decision_id: decision.decision_id, actor: decision.actor, action: decision.request?.action ?? null, status: decision.status, reason: decision.reason };
+  return { decision_id: decision.decision_id, actor: decision.actor, action: decision.request?.action ?? null, status: decision.status, reason: decision.reason, approval_id: decision.approval_id ?? null };
 }

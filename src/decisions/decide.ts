@@ -1,11 +1,14 @@
 /**
  * The decider of `POST /actions`, pure (emmett's shape: a command and the facts it needs
  * in, the events to append out). Given the parsed request, the caller, the facts the
- * service gathered (permit signature and nonce state, trusted snapshot) and the time and
- * decision id as inputs, it runs the checks in their fixed order, stops at the first
- * failure, and answers the events: `NonceConsumed.v1` (when an allowed decision spends a
- * permit's nonce, appended expecting no stream, so exactly one decision wins it) then
- * `ActionDecided.v1`. It never reads the clock, makes ids or does I/O.
+ * service gathered (permit signature and nonce state, trusted snapshot, the approvals of
+ * the request) and the time and decision id as inputs, it runs the checks in their fixed
+ * order, stops at the first failure, and answers the events: for an allowed decision its
+ * atomic claims, `ApprovalConsumed.v1` (when it uses an approval) and `NonceConsumed.v1`
+ * (when it spends a permit's nonce), each appended expecting no stream so that exactly
+ * one decision wins it; for a decision that waits for operators, `ApprovalRequested.v1`
+ * (unless the same request already waits); then `ActionDecided.v1`. It never reads the
+ * clock, makes ids or does I/O.
  *
  * Order (the first failing check names the reason):
  *   request_schema (only when the body is refused),
@@ -15,10 +18,21 @@
  *   permit_resource, permit_constraints, permit_policy, permit_not_before,
  *   permit_expiry, permit_ttl, nonce_unused,
  *   protocol_allowlist, market_snapshot_fresh, max_notional, max_slippage,
- * then nonce_consumed: the atomic append, whose loss `loseNonceRace` folds in. A check
- * that does not apply (no execute block, no permit where none is required, a constraint
- * the permit lacks) is not run and not listed.
+ *   approval_rule, approval_present (pending: `approval_required`, 202),
+ *   approval_match, approval_status (see approvals/approvalStage.ts),
+ * then approval_consumed and nonce_consumed: the atomic appends, whose loss `loseClaim`
+ * folds in. A check that does not apply (no execute block, no permit where none is
+ * required, a constraint the permit lacks, no approval rule) is not run and not listed.
  */
+import { approvalStage, approvedRequestOf, type ApprovalFacts, type ApprovalStage } from "../approvals/approvalStage.ts";
+import {
+  APPROVAL_CONSUMED,
+  APPROVAL_REQUESTED,
+  approvalConsumedStream,
+  approvalStream,
+  type ApprovalConsumed,
+  type ApprovalRequested,
+} from "../approvals/events.ts";
 import type { ExpectedState, JsonObject } from "../events/EventStore.ts";
 import type { Principal } from "../identity/Credentials.ts";
 import type { ParsedActionRequest, RequestProblem } from "./parseActionRequest.ts";
@@ -31,7 +45,8 @@ import { permitChecks, type PermitFacts } from "../permits/verifyPermit.ts";
 import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
 import type { Check, InvariantCheck } from "../vocabulary/Check.ts";
 import { decisionStream } from "../vocabulary/DecisionId.ts";
-import { httpStatusOf, type DenyReason } from "../vocabulary/DenyReason.ts";
+import { approvalIdOf } from "../vocabulary/ApprovalId.ts";
+import { APPROVAL_REQUIRED, httpStatusOf, type DecisionReason, type DenyReason } from "../vocabulary/DenyReason.ts";
 import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
 import { unsignedPart } from "../vocabulary/Permit.ts";
 import { receiptHash } from "../vocabulary/receipt.ts";
@@ -56,8 +71,10 @@ export interface DecideAction {
   readonly policy: DecisionPolicy;
   /** Present exactly when the request carries a permit (and the caller is an agent). */
   readonly permitFacts: PermitFacts | undefined;
-  /** The trusted snapshot, when a notional limit needs it. */
+  /** The trusted snapshot, when a notional limit or an approval rule's threshold needs it. */
   readonly market: MarketSnapshot | undefined;
+  /** Present when the request names an approval or an approval rule applies to it. */
+  readonly approvals?: ApprovalFacts | undefined;
 }
 
 /** An event the decision appends: its stream, the state the stream must be in, its type and data. */
@@ -66,24 +83,46 @@ export interface DecisionEvent {
   readonly expected: ExpectedState;
   readonly type: string;
   readonly data: JsonObject;
+  /**
+   * Set on an atomic claim (a single-use thing the allow spends, appended expecting no
+   * stream): the check whose failure a lost race is, and the denial it becomes.
+   */
+  readonly claim?: { readonly check: string; readonly reason: DenyReason; readonly detail: string };
+}
+
+/** What a pending answer says of the approval it waits on (contract section 9). */
+export interface PendingApproval {
+  readonly approval_id: string;
+  readonly request_digest: string;
+  readonly expires_at: string;
+  readonly quorum: number;
+  /** Operators who granted it so far. */
+  readonly granted_by: ReadonlyArray<string>;
 }
 
 export interface Decided {
   /** The recorded decision (the data of its ActionDecided.v1). */
   readonly decision: ActionDecided;
-  /** What to append, in order: NonceConsumed.v1 when an allow spends a nonce, then ActionDecided.v1. */
+  /**
+   * What to append, in order: an allow's claims (ApprovalConsumed.v1, NonceConsumed.v1),
+   * or a new pending request's ApprovalRequested.v1; then ActionDecided.v1.
+   */
   readonly events: ReadonlyArray<DecisionEvent>;
   /** Where a refused body broke the rules (empty otherwise). */
   readonly problems: ReadonlyArray<RequestProblem>;
+  /** The approval a `pending_approval` decision waits on; null for every other status. */
+  readonly pending: PendingApproval | null;
 }
 
 interface Verdict {
-  readonly status: "allowed" | "denied";
-  readonly reason: DenyReason | null;
+  readonly status: "allowed" | "denied" | "pending_approval";
+  readonly reason: DecisionReason | null;
   readonly detail: string;
   readonly checks: ReadonlyArray<InvariantCheck>;
   readonly notionalUsd: string | null;
   readonly determiningPolicies: ReadonlyArray<string>;
+  /** The approval stage's outcome, when the request got that far. */
+  readonly stage?: ApprovalStage;
 }
 
 /** The checks of a valid request, in order, to the first failure. */
@@ -156,14 +195,21 @@ function verdictOf(input: DecideAction, request: ActionRequest): Verdict {
     if (constraintDenied) return constraintDenied;
   }
 
-  return {
-    status: "allowed",
-    reason: null,
-    detail: permit ? `allowed by policy and permit ${permit.permit_id}` : "allowed by policy",
-    checks: ran,
-    notionalUsd: notional(),
-    determiningPolicies,
-  };
+  // Last: a request that would be denied anyway is denied, never queued for approval.
+  const stage = approvalStage({ manifest, actor, request, notionalUsd: notional(), market: input.market, now, facts: input.approvals });
+  ran.push(...stage.checks);
+  notional = () => stage.notionalUsd;
+  switch (stage.kind) {
+    case "denied":
+      return { ...deny(stage.failure.reason, stage.failure.detail), stage };
+    case "pending":
+      return { status: "pending_approval", reason: APPROVAL_REQUIRED.reason, detail: `waits for approval under rule ${stage.rule.id}`, checks: ran, notionalUsd: stage.notionalUsd, determiningPolicies, stage };
+    case "use":
+    case "none": {
+      const by = [permit ? `permit ${permit.permit_id}` : undefined, stage.kind === "use" ? `approval ${stage.approval.requested.approval_id}` : undefined].filter(Boolean);
+      return { status: "allowed", reason: null, detail: `allowed by policy${by.length > 0 ? ` and ${by.join(" and ")}` : ""}`, checks: ran, notionalUsd: stage.notionalUsd, determiningPolicies, stage };
+    }
+  }
 }
 
 /** The ActionDecided.v1 event of a decision. */
@@ -182,7 +228,7 @@ export function decide(input: DecideAction): Decided {
     actor: input.caller.role === "agent" ? input.caller.actor : "operator",
     request_sha256: input.bodySha256,
   };
-  const receipt = (status: "allowed" | "denied", checks: ReadonlyArray<InvariantCheck>, permitId: string | null, intentHash: string | null) =>
+  const receipt = (status: ActionDecided["status"], checks: ReadonlyArray<InvariantCheck>, permitId: string | null, intentHash: string | null) =>
     receiptHash({ policy_id: input.policy.policyId, permit_id: permitId, intent_hash: intentHash, decision: status, invariant_checks: checks, timestamp: decidedAt });
 
   const parsed = input.parsed;
@@ -205,50 +251,105 @@ export function decide(input: DecideAction): Decided {
       determining_policies: [],
       http_status: parsed.httpStatus,
     };
-    return { decision, events: [decisionEvent(decision)], problems: parsed.problems };
+    return { decision, events: [decisionEvent(decision)], problems: parsed.problems, pending: null };
   }
 
   const { request, intentHash } = parsed;
   const verdict = verdictOf(input, request);
   const permit = request.permit;
-  const { permit: _permit, ...requestWithoutPermit } = request;
+  const stage = verdict.stage;
+  const { permit: _permit, approval_id: _approvalId, ...requestWithoutPermit } = request;
+  const approvalId =
+    stage === undefined ? (request.approval_id ?? null)
+    : stage.kind === "denied" ? stage.approvalId
+    : stage.kind === "use" ? stage.approval.requested.approval_id
+    : stage.kind === "pending" ? (stage.existing?.requested.approval_id ?? approvalIdOf(input.decisionId))
+    : null;
+
+  // An allow's single-use claims, approval first: of concurrent repeats of one approved
+  // request, the one that wins the approval goes on to spend the nonce.
+  const claims: DecisionEvent[] = [];
+  if (verdict.status === "allowed" && stage?.kind === "use") {
+    const consumed: ApprovalConsumed = { approval_id: stage.approval.requested.approval_id, decision_id: input.decisionId, request_digest: stage.approval.requested.request_digest, consumed_at: decidedAt };
+    claims.push({
+      stream: approvalConsumedStream(consumed.approval_id),
+      expected: "no_stream",
+      type: APPROVAL_CONSUMED,
+      data: consumed as unknown as JsonObject,
+      claim: { check: "approval_consumed", reason: "approval_consumed", detail: "the approval was used by a concurrent request" },
+    });
+  }
+  if (verdict.status === "allowed" && permit !== undefined) {
+    const consumed: NonceConsumed = { nonce: permit.nonce, permit_id: permit.permit_id, key_id: permit.key_id, decision_id: input.decisionId, consumed_at: decidedAt };
+    claims.push({
+      stream: nonceStream(permit.nonce),
+      expected: "no_stream",
+      type: NONCE_CONSUMED,
+      data: consumed as unknown as JsonObject,
+      claim: { check: "nonce_consumed", reason: "nonce_replay_detected", detail: "the permit's nonce was consumed by a concurrent request" },
+    });
+  }
+
   const decision: ActionDecided = {
     ...base,
     status: verdict.status,
     reason: verdict.reason,
     detail: verdict.detail,
-    invariant_checks: verdict.status === "allowed" && permit !== undefined ? [...verdict.checks, { name: "nonce_consumed", ok: true }] : verdict.checks,
+    invariant_checks: [...verdict.checks, ...claims.map((event) => ({ name: event.claim!.check, ok: true }))],
     permit_id: permit?.permit_id ?? null,
     intent_hash: intentHash,
     receipt_hash: "",
     request: requestWithoutPermit,
     permit: permit === undefined ? null : (unsignedPart(permit) as unknown),
     notional_usd: verdict.notionalUsd,
+    approval_id: approvalId,
     determining_policies: verdict.determiningPolicies,
     http_status: httpStatusOf(verdict.reason),
   };
   const sealed = { ...decision, receipt_hash: receipt(decision.status, decision.invariant_checks, decision.permit_id, intentHash) };
-  if (verdict.status !== "allowed" || permit === undefined) return { decision: sealed, events: [decisionEvent(sealed)], problems: [] };
-  const consumed: NonceConsumed = { nonce: permit.nonce, permit_id: permit.permit_id, key_id: permit.key_id, decision_id: input.decisionId, consumed_at: decidedAt };
+  if (stage?.kind !== "pending" || verdict.status !== "pending_approval") return { decision: sealed, events: [...claims, decisionEvent(sealed)], problems: [], pending: null };
+
+  if (stage.existing !== undefined) {
+    const waiting = stage.existing.requested;
+    const pending = { approval_id: waiting.approval_id, request_digest: waiting.request_digest, expires_at: waiting.expires_at, quorum: waiting.quorum, granted_by: [...new Set(stage.existing.grants.map((grant) => grant.operator))] };
+    return { decision: sealed, events: [decisionEvent(sealed)], problems: [], pending };
+  }
+  const requested: ApprovalRequested = {
+    approval_id: approvalIdOf(input.decisionId),
+    decision_id: input.decisionId,
+    request_digest: stage.digest,
+    request: approvedRequestOf(request),
+    notional_usd: verdict.notionalUsd,
+    rule_id: stage.rule.id,
+    quorum: stage.rule.quorum,
+    requested_at: decidedAt,
+    expires_at: formatRfc3339Millis(input.now + stage.rule.ttl_seconds * 1000),
+    policy_id: input.policy.policyId,
+    policy_hash: input.policy.policyHash,
+  };
   return {
     decision: sealed,
-    events: [{ stream: nonceStream(permit.nonce), expected: "no_stream", type: NONCE_CONSUMED, data: consumed as unknown as JsonObject }, decisionEvent(sealed)],
+    events: [{ stream: approvalStream(requested.approval_id), expected: "no_stream", type: APPROVAL_REQUESTED, data: requested as unknown as JsonObject }, decisionEvent(sealed)],
     problems: [],
+    pending: { approval_id: requested.approval_id, request_digest: requested.request_digest, expires_at: requested.expires_at, quorum: requested.quorum, granted_by: [] },
   };
 }
 
 /**
- * The decision once its NonceConsumed.v1 lost the race to a concurrent decision (its
- * no-stream append was refused): denied `nonce_replay_detected` at the check
- * nonce_consumed, with only its ActionDecided.v1 left to append.
+ * The decision once one of its claims lost the race to a concurrent decision (its
+ * no-stream append was refused): denied with the claim's reason at the claim's check
+ * (the claims after it never ran), with only its ActionDecided.v1 left to append.
  */
-export function loseNonceRace(decided: Decided): Decided {
-  const checks = decided.decision.invariant_checks.map((check) => (check.name === "nonce_consumed" ? { name: "nonce_consumed", ok: false } : check));
+export function loseClaim(decided: Decided, lost: DecisionEvent): Decided {
+  const claim = lost.claim;
+  if (claim === undefined) throw new Error("loseClaim: the event is not a claim");
+  const at = decided.decision.invariant_checks.findIndex((check) => check.name === claim.check);
+  const checks = [...decided.decision.invariant_checks.slice(0, at < 0 ? undefined : at), { name: claim.check, ok: false }];
   const decision: ActionDecided = {
     ...decided.decision,
     status: "denied",
-    reason: "nonce_replay_detected",
-    detail: "the permit's nonce was consumed by a concurrent request",
+    reason: claim.reason,
+    detail: claim.detail,
     invariant_checks: checks,
     receipt_hash: receiptHash({
       policy_id: decided.decision.policy_id,
@@ -258,7 +359,7 @@ export function loseNonceRace(decided: Decided): Decided {
       invariant_checks: checks,
       timestamp: decided.decision.decided_at,
     }),
-    http_status: httpStatusOf("nonce_replay_detected"),
+    http_status: httpStatusOf(claim.reason),
   };
-  return { decision, events: [decisionEvent(decision)], problems: [] };
+  return { decision, events: [decisionEvent(decision)], problems: [], pending: null };
 }

@@ -4,7 +4,7 @@
  * (`decision-<id>`), which later also holds its execution events.
  */
 import { Schema } from "effect";
-import { DENY_REASONS, type DenyReason } from "../vocabulary/DenyReason.ts";
+import { APPROVAL_REQUIRED, DENY_REASONS, type DenyReason } from "../vocabulary/DenyReason.ts";
 
 export const ACTION_DECIDED = "ActionDecided.v1";
 
@@ -15,8 +15,9 @@ export const InvariantCheckSchema = Schema.Struct({ name: Schema.String, ok: Sch
 
 export const ActionDecided = Schema.Struct({
   decision_id: Schema.String,
-  status: Schema.Literal("allowed", "denied"),
-  reason: Schema.NullOr(Schema.Literal(...(Object.keys(DENY_REASONS) as [DenyReason, ...DenyReason[]]))),
+  /** `pending_approval` (with reason `approval_required`): the request waits for operators (contract section 9). */
+  status: Schema.Literal("allowed", "denied", "pending_approval"),
+  reason: Schema.NullOr(Schema.Literal(...(Object.keys(DENY_REASONS) as [DenyReason, ...DenyReason[]]), APPROVAL_REQUIRED.reason)),
   detail: Schema.String,
   invariant_checks: Schema.Array(InvariantCheckSchema),
   policy_id: Schema.String,
@@ -45,6 +46,8 @@ export const ActionDecided = Schema.Struct({
   /** The permit as presented, without its signature. */
   permit: Schema.NullOr(Json),
   notional_usd: Schema.NullOr(Schema.String),
+  /** The approval the decision asked for (pending), used (allowed) or was refused over; absent before approvals existed. */
+  approval_id: Schema.optional(Schema.NullOr(Schema.String)),
   determining_policies: Schema.Array(Schema.String),
   http_status: Schema.Int,
 });

@@ -1,7 +1,8 @@
 /**
- * What `POST /actions` and `GET /decisions/:id` answer (contract section 4): the
- * decision's public view, and for every answer but an allow, the same body as an RFC 9457
- * problem (`type` and `title` added, served as `application/problem+json`; the
+ * What `POST /actions` and `GET /decisions/:id` answer (contract sections 4 and 9): the
+ * decision's public view; for a request that waits for approval, `202` with the view and
+ * the approval it waits on; for every other answer but an allow, the same body as an RFC
+ * 9457 problem (`type` and `title` added, served as `application/problem+json`; the
  * contract's `status` stays `"denied"`).
  */
 import type { ExecutionView } from "../execution/ExecutionService.ts";
@@ -23,20 +24,25 @@ export function decisionView(record: ActionDecided, execution: ExecutionView | n
     intent_hash: record.intent_hash,
     receipt_hash: record.receipt_hash,
     notional_usd: record.notional_usd,
+    approval_id: record.approval_id ?? null,
     decided_at: record.decided_at,
     execution,
   };
 }
 
 export interface ActionAnswer {
-  readonly status: 200 | 400 | 403 | 413 | 503;
+  readonly status: 200 | 202 | 400 | 403 | 413 | 503;
   readonly body: Record<string, unknown>;
   readonly contentType: string;
 }
 
 /** The answer to a `POST /actions` call. */
 export function actionAnswer(outcome: DecisionOutcome): ActionAnswer {
-  if (!outcome.recorded) {
+  if (outcome._tag === "PendingApproval") {
+    const { approval_id, request_digest, expires_at, quorum, granted_by } = outcome.approval;
+    return { status: 202, contentType: "application/json", body: { ...decisionView(outcome.decided.decision), approval_id, request_digest, expires_at, quorum, granted_by } };
+  }
+  if (outcome._tag === "Unrecorded") {
     return {
       status: 503,
       contentType: PROBLEM_CONTENT_TYPE,
@@ -54,6 +60,8 @@ export function actionAnswer(outcome: DecisionOutcome): ActionAnswer {
   const { decision, problems } = outcome.decided;
   const view = decisionView(decision, outcome.execution);
   if (decision.reason === null) return { status: 200, contentType: "application/json", body: view };
+  // A Decided outcome is an allow or a denial; approval_required comes as PendingApproval.
+  if (decision.reason === "approval_required") throw new Error("a decision that waits for approval must come as PendingApproval");
   return {
     status: decision.http_status as ActionAnswer["status"],
     contentType: PROBLEM_CONTENT_TYPE,

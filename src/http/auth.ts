@@ -30,7 +30,7 @@ export function authenticate(credentials: Credentials): MiddlewareHandler<AppEnv
 
 export const requireOperator: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (c.get("principal").role !== "operator") {
-    return problem(c, "forbidden", "this endpoint needs the operator token");
+    return problem(c, "forbidden", "this endpoint needs an operator token");
   }
   return next();
 };

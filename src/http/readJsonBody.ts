@@ -18,8 +18,10 @@ export function schemaProblem(c: Context, what: string, errors: ReadonlyArray<Sc
   return problem(c, "malformed_request", `${what} is not acceptable at ${[...new Set(errors.map((e) => e.path))].join(", ")}`, { errors });
 }
 
-export async function readJsonBody(c: Context): Promise<JsonBody> {
+/** Reads the body as strict JSON; with `emptyAs`, an empty body reads as that value. */
+export async function readJsonBody(c: Context, options: { readonly emptyAs?: unknown } = {}): Promise<JsonBody> {
   const body = await readCappedBody(c.req.raw, MAX_JSON_BODY_BYTES, c.env as NodeIncoming | undefined);
+  if (body.bytes.length === 0 && !body.tooLarge && options.emptyAs !== undefined) return { ok: true, json: options.emptyAs };
   if (body.tooLarge) {
     const message = `the body exceeds ${MAX_JSON_BODY_BYTES} bytes`;
     return { ok: false, answer: problem(c, "malformed_request", message, { errors: [{ path: "$", kind: "size", message }] }, 413) };

@@ -23,6 +23,8 @@ import {
 } from "./KeyFile.ts";
 
 export const DEV_AGENTS = ["agent:desk-7", "agent:ops-1"] as const;
+/** Two, so that a rule's quorum of two distinct operators can be tried; the first's token is also `operator_token`. */
+export const DEV_OPERATORS = ["operator:alice", "operator:bob"] as const;
 export const DEV_CREDENTIALS_FILE = "dev-credentials.json";
 
 export interface DataDirectory {
@@ -61,14 +63,13 @@ export function bootstrapDevelopmentDataDir(dataDir: string): string[] {
     }
   }
   if (!existsSync(paths.tokens)) {
-    const operatorToken = newToken();
+    const operatorTokens = Object.fromEntries(DEV_OPERATORS.map((name) => [name, newToken()]));
     const agentTokens = Object.fromEntries(DEV_AGENTS.map((actor) => [actor, newToken()]));
-    const tokens: TokensFile = {
-      operator: [tokenHash(operatorToken)],
-      agents: Object.fromEntries(Object.entries(agentTokens).map(([actor, token]) => [actor, [tokenHash(token)]])),
-    };
+    const hashes = (tokens: Record<string, string>) => Object.fromEntries(Object.entries(tokens).map(([principal, token]) => [principal, [tokenHash(token)]]));
+    const tokens: TokensFile = { operators: hashes(operatorTokens), agents: hashes(agentTokens) };
     writeFileSync(paths.tokens, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
-    writeFileSync(paths.devCredentials, `${JSON.stringify({ operator_token: operatorToken, agents: agentTokens }, null, 2)}\n`, { mode: 0o600 });
+    const credentials = { operator_token: operatorTokens[DEV_OPERATORS[0]], operators: operatorTokens, agents: agentTokens };
+    writeFileSync(paths.devCredentials, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
     chmodSync(paths.devCredentials, 0o600);
     generated.push(paths.tokens, paths.devCredentials);
   }

@@ -1,10 +1,11 @@
 /**
  * The policy manifest (`policy.json`) of a bundle: permit rules, market snapshot
- * freshness and broker rules. Cedar answers "may this actor do this action on this
+ * freshness, broker rules and approval rules. Cedar answers "may this actor do this action on this
  * resource"; the manifest holds what Cedar cannot express as a plain allow/deny with a
  * reason of its own (permit requirements, constraint names, broker and image allowlists).
  */
 import { Schema } from "effect";
+import { ResourcePattern } from "../vocabulary/Permit.ts";
 
 export const PERMIT_CONSTRAINT_NAMES = ["max_notional_usd", "max_slippage_bps", "protocol_allowlist"] as const;
 export type PermitConstraintName = (typeof PERMIT_CONSTRAINT_NAMES)[number];
@@ -101,6 +102,58 @@ export const ExecutionRule = Schema.Struct({
 });
 export type ExecutionRule = typeof ExecutionRule.Type;
 
+/**
+ * A rule that sends matching requests to human approval (contract section 9): every
+ * condition it names must hold (`actor` and `action` exactly, `resource` exactly or by a
+ * trailing-`*` prefix, `notional_usd_over`: amount x price from the trusted snapshot is
+ * over this many USD), and then an allowed request waits for `quorum` distinct operators
+ * to grant it, within `ttl_seconds`. The first matching rule in the manifest's order applies.
+ */
+export const ApprovalRule = Schema.Struct({
+  id: Name.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: () => "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit" })),
+  actor: Schema.optional(Name),
+  action: Schema.optional(Name),
+  resource: Schema.optional(ResourcePattern),
+  notional_usd_over: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
+  /** How many distinct operators must grant (default 1). */
+  quorum: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 16)), { default: () => 1 }),
+  /** How long a request waits for its grants, and a grant for its use. */
+  ttl_seconds: Schema.Int.pipe(Schema.between(1, 7 * 86_400)),
+});
+export type ApprovalRule = typeof ApprovalRule.Type;
+
+/** An http(s) URL without credentials, at most 2048 characters. */
+const HttpUrl = Schema.String.pipe(
+  Schema.maxLength(2048),
+  Schema.filter((text) => {
+    const url = URL.canParse(text) ? new URL(text) : undefined;
+    return (url !== undefined && (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "") || "must be an http(s) URL without user:password";
+  }),
+);
+
+/** Where a pending approval is announced (never on the decision path). */
+export const ApprovalWebhook = Schema.Struct({
+  url: HttpUrl,
+  /** The console's address: the notice links to `<console_url>?approval=<approval_id>`. */
+  console_url: Schema.optional(HttpUrl),
+});
+export type ApprovalWebhook = typeof ApprovalWebhook.Type;
+
+export const ApprovalSettings = Schema.Struct({
+  rules: Schema.Array(ApprovalRule).pipe(Schema.maxItems(256)),
+  webhook: Schema.optional(ApprovalWebhook),
+}).pipe(
+  Schema.filter((settings) => {
+    const seen = new Set<string>();
+    for (const [index, rule] of settings.rules.entries()) {
+      if (seen.has(rule.id)) return { path: ["rules", index, "id"], message: `duplicate rule id "${rule.id}"` };
+      seen.add(rule.id);
+    }
+    return true;
+  }),
+);
+export type ApprovalSettings = typeof ApprovalSettings.Type;
+
 export const PolicyManifest = Schema.Struct({
   policy_id: Name,
   description: Schema.optional(Schema.String),
@@ -118,5 +171,6 @@ export const PolicyManifest = Schema.Struct({
     Schema.Struct({ rules: Schema.Array(ExecutionRule) }),
     { default: () => ({ rules: [] }) },
   ),
+  approvals: Schema.optionalWith(ApprovalSettings, { default: () => ({ rules: [] }) }),
 });
 export type PolicyManifest = typeof PolicyManifest.Type;

@@ -52,12 +52,12 @@ export function resourceProtocol(resource: string): string | undefined {
   return segment === undefined || segment === "" ? undefined : segment;
 }
 
-function snapshotFreshness(input: ConstraintCheckInput): CheckFailure | null {
-  const { market, now } = input;
+/** Whether the trusted snapshot can price a notional now: recorded, not older than `max_age_seconds`, not dated in the future. */
+export function snapshotFreshness(market: MarketSnapshot | undefined, policy: Pick<PolicyManifest, "market" | "permits">, now: number): CheckFailure | null {
   if (market === undefined) return { reason: "market_snapshot_stale", detail: "no trusted market snapshot has been recorded" };
   const asOf = parseRfc3339Utc(market.as_of) ?? Number.NaN;
-  const maxAge = input.policy.market.max_age_seconds;
-  if (asOf > now + input.policy.permits.clock_skew_seconds * 1000) {
+  const maxAge = policy.market.max_age_seconds;
+  if (asOf > now + policy.permits.clock_skew_seconds * 1000) {
     return { reason: "market_snapshot_stale", detail: `the snapshot's as_of ${market.as_of} is in the future` };
   }
   if (!(now - asOf <= maxAge * 1000)) {
@@ -94,7 +94,7 @@ export function constraintChecks(input: ConstraintCheckInput): { checks: Readonl
 
   const maxNotional = constraints.max_notional_usd;
   if (maxNotional !== undefined) {
-    checks.push({ name: "market_snapshot_fresh", run: () => snapshotFreshness(input) });
+    checks.push({ name: "market_snapshot_fresh", run: () => snapshotFreshness(input.market, input.policy, input.now) });
     checks.push({
       name: "max_notional",
       run: () => {

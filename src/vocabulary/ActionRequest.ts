@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect";
 import { DecimalAmount, Identifier, identifier, NonNegativeInt } from "../kernel/schemas.ts";
+import { ApprovalId } from "./ApprovalId.ts";
 import { Permit } from "./Permit.ts";
 
 const MAX_CONTEXT_DEPTH = 8;
@@ -75,6 +76,8 @@ export const ActionRequest = Schema.Struct({
   intent: Schema.optional(Intent),
   permit: Schema.optional(Permit),
   execute: Schema.optional(ExecuteSpec),
+  /** The approval this repeat of a request that waited for one uses (contract section 9); not part of the request's digest. */
+  approval_id: Schema.optional(ApprovalId),
 });
 export type ActionRequest = typeof ActionRequest.Type;
 

@@ -1,5 +1,5 @@
 /**
- * The stable deny reasons of contract section 4, with the HTTP status each answers and
+ * The stable deny reasons of contract sections 4 and 9, with the HTTP status each answers and
  * what it means. The deny reason table of docs/agents.md and the OpenAPI document follow this list.
  */
 
@@ -25,12 +25,28 @@ export const DENY_REASONS = {
   market_price_unknown: { status: 403, meaning: "The intent's asset is missing or has no price in the trusted snapshot, so the notional cannot be computed." },
   max_notional_exceeded: { status: 403, meaning: "amount x price (computed from the trusted snapshot) exceeds the permit's `max_notional_usd`, or the intent has no amount." },
   max_slippage_exceeded: { status: 403, meaning: "The intent's `slippage_bps` is missing or exceeds the permit's `max_slippage_bps`." },
+  approval_mismatch: { status: 403, meaning: "The `approval_id` names no approval, or an approval of another request (its digest of actor, action, resource, context, intent and execute differs)." },
+  approval_pending: { status: 403, meaning: "The approval the request names has not yet been granted by its quorum of operators." },
+  approval_rejected: { status: 403, meaning: "An operator rejected the approval this request names (or, for a repeat without `approval_id`, this exact request, until the approval's `expires_at`)." },
+  approval_expired: { status: 403, meaning: "The approval this request names is past its `expires_at` (granted or not)." },
+  approval_consumed: { status: 403, meaning: "The approval this request names was already used by an allowed decision (each approval allows exactly one)." },
   policy_unavailable: { status: 503, meaning: "The policy engine could not evaluate the request. Fail closed: nothing runs." },
   audit_unavailable: { status: 503, meaning: "The decision could not be durably recorded. Fail closed: nothing runs. A permit whose nonce was consumed just before the failure stays spent." },
 } as const;
 
 export type DenyReason = keyof typeof DENY_REASONS;
 
-export function httpStatusOf(reason: DenyReason | null): 200 | 400 | 403 | 503 {
-  return reason === null ? 200 : DENY_REASONS[reason].status;
+/** Not a denial: the request waits for human approval (contract section 9), answered 202. */
+export const APPROVAL_REQUIRED = {
+  reason: "approval_required",
+  status: 202,
+  meaning: "Every check passed and an approval rule matched: the request waits for operators to grant it; repeat it with the `approval_id` once they have.",
+} as const;
+
+/** The reason a recorded decision gives: a denial's, or `approval_required`. */
+export type DecisionReason = DenyReason | typeof APPROVAL_REQUIRED.reason;
+
+export function httpStatusOf(reason: DecisionReason | null): 200 | 202 | 400 | 403 | 503 {
+  if (reason === null) return 200;
+  return reason === APPROVAL_REQUIRED.reason ? APPROVAL_REQUIRED.status : DENY_REASONS[reason].status;
 }

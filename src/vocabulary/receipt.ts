@@ -12,7 +12,7 @@ export interface ReceiptFields {
   readonly policy_id: string;
   readonly permit_id: string | null;
   readonly intent_hash: string | null;
-  readonly decision: "allowed" | "denied";
+  readonly decision: "allowed" | "denied" | "pending_approval";
   readonly invariant_checks: ReadonlyArray<InvariantCheck>;
   readonly timestamp: string;
 }

@@ -63,6 +63,13 @@ async function buildStore(): Promise<Fixture> {
         await waitFor(`checkpoint ${wanted}`, async () => ((await h.request("GET", "/audit/batches", { token: h.tokens.operator })).json.batches.length >= wanted ? true : undefined));
       }
     }
+    // An approved large swap: its approval's request, grant and use beside its decisions.
+    const permit = await h.issuePermit({ subject: "agent:desk-7", scope: "swap.execute", constraints: { ...SEED_CONSTRAINTS, max_notional_usd: 50_000 }, ttl_seconds: 120 });
+    const large = swapRequest({ intent: { protocol: "jupiter", asset: "SOL", amount: "100", slippage_bps: 30 }, permit });
+    const pending = await h.request("POST", "/actions", { token: h.tokens.desk7, json: large });
+    assert.equal(pending.status, 202, pending.text);
+    assert.equal((await h.request("POST", `/approvals/${pending.json.approval_id}/approve`, { token: h.tokens.alice, json: {} })).status, 200);
+    assert.equal((await h.request("POST", "/actions", { token: h.tokens.desk7, json: { ...large, approval_id: pending.json.approval_id } })).status, 200);
     // Settled: every event projected and the last checkpoint covers every record but its own.
     await waitFor("the projection to settle under a checkpoint", async () => {
       const head = (await h.request("GET", "/audit/head", { token: h.tokens.operator })).json;
@@ -278,6 +285,19 @@ describe("zt audit verify on a tampered SQLite store", () => {
       rechain(db, seq, signerOf(auditKey));
     });
     await assertFailsAt(path, { kind: "checkpoint_root_mismatch", position: target.position, seq });
+  });
+
+  test("even with the audit key, an operator's grant struck from the record leaves the allow it backed approval_unbacked", async () => {
+    const auditKey = readSigningKey(join(fixture.dataDir, "keys", "audit.key.json"));
+    const grant = fixture.events.find((e) => e.type === "ApprovalGranted.v1")!;
+    const used = decisions().find((e) => JSON.parse(e.data).status === "allowed" && typeof JSON.parse(e.data).approval_id === "string")!;
+    const path = tamperedCopy((db) => {
+      // The grant now names another approval: re-signed, the chain holds, the allow has no grant behind it.
+      db.prepare("UPDATE events SET data = ? WHERE position = ?").run(JSON.stringify({ ...JSON.parse(grant.data), approval_id: "apr_01J9QJ00000000000000000000" }), grant.position);
+      rechain(db, recordOf(grant.position).seq, signerOf(auditKey));
+    });
+    const failure = await assertFailsAt(path, { kind: "approval_unbacked", position: used.position, seq: recordOf(used.position).seq });
+    assert.match(failure.message, /granted by 0 of the 1 operators its quorum needs/);
   });
 
   test("even with the audit key, an edited decision is receipt_mismatch", async () => {

@@ -12,7 +12,8 @@ import { fileURLToPath } from "node:url";
 import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { Either } from "effect";
-import { decide, loseNonceRace, type DecideAction } from "../../src/decisions/decide.ts";
+import { evolveApproval, foldApproval, type Approval } from "../../src/approvals/Approval.ts";
+import { decide, loseClaim, type DecideAction, type Decided } from "../../src/decisions/decide.ts";
 import type { ActionDecided } from "../../src/decisions/events.ts";
 import { compilePolicyBundle } from "../../src/policy/PolicyBundle.ts";
 import type { ActionRequest } from "../../src/vocabulary/ActionRequest.ts";
@@ -98,6 +99,7 @@ const SWAP_CHECKS = [
   "market_snapshot_fresh",
   "max_notional",
   "max_slippage",
+  "approval_rule",
   "nonce_consumed",
 ];
 
@@ -123,6 +125,7 @@ describe("decide", () => {
       request,
       permit: (({ signature: _s, ...unsigned }) => unsigned)(PERMIT),
       notional_usd: "1776.25",
+      approval_id: null,
       determining_policies: ["desk7-swap-solana-mainnet"],
       http_status: 200,
     };
@@ -132,13 +135,15 @@ describe("decide", () => {
         expected: "no_stream",
         type: "NonceConsumed.v1",
         data: { nonce: PERMIT.nonce, permit_id: PERMIT.permit_id, key_id: PERMIT.key_id, decision_id: DECISION_ID, consumed_at: DECIDED_AT },
+        claim: { check: "nonce_consumed", reason: "nonce_replay_detected", detail: "the permit's nonce was consumed by a concurrent request" },
       },
       { stream: `decision-${DECISION_ID}`, expected: "no_stream", type: "ActionDecided.v1", data: decision },
     ]);
   });
 
   test("given an allowed swap whose nonce a concurrent decision won, when the race is lost, then one ActionDecided.v1: nonce_replay_detected at nonce_consumed", () => {
-    const lost = loseNonceRace(decide(given()));
+    const decided = decide(given());
+    const lost = loseClaim(decided, decided.events[0]!);
     assert.equal(lost.events.length, 1);
     const [event] = lost.events;
     assert.equal(event!.type, "ActionDecided.v1");
@@ -189,7 +194,7 @@ describe("decide", () => {
   });
 
   test("given the operator as the caller, when decided, then one ActionDecided.v1: actor_mismatch at actor_binding, and nothing else ran", () => {
-    const decided = decide(given({ caller: { role: "operator" } }));
+    const decided = decide(given({ caller: { role: "operator", name: "operator:alice" } }));
     assert.equal(decided.events.length, 1);
     const data = decided.events[0]!.data as unknown as ActionDecided;
     assert.equal(data.actor, "operator");
@@ -302,6 +307,229 @@ describe("decide", () => {
           assert.equal(first.events[0]!.type, "NonceConsumed.v1", "an allow with a permit spends its nonce first");
         } else {
           assert.deepEqual(first.events.map((e) => e.type), ["ActionDecided.v1"], "a denial spends nothing");
+        }
+      }),
+    );
+  });
+});
+
+describe("decide: human approval (contract section 9)", () => {
+  // 100 SOL x 142.1 = 14210 USD: over the example rule's 10,000, under this permit's limit.
+  const BIG_PERMIT: Permit = { ...PERMIT, constraints: { ...PERMIT.constraints, max_notional_usd: 50000 } };
+  const BIG_INTENT = { protocol: "jupiter", asset: "SOL", amount: "100", slippage_bps: 30 };
+  const bigSwap = (overrides: Partial<ActionRequest> = {}) => swap({ intent: BIG_INTENT, permit: BIG_PERMIT, ...overrides });
+  const digestOf = (request: ActionRequest) => {
+    const { permit: _p, approval_id: _a, ...call } = request;
+    return sha256(jcs(call));
+  };
+  const facts = (request: ActionRequest, sameRequest: ReadonlyArray<Approval> = [], presented?: Approval) => ({ digest: digestOf(request), presented, sameRequest });
+  // Still inside PERMIT's window (it expires at 18:41:00).
+  const LATER = NOW + 20_000;
+  /** BIG_PERMIT valid around `now` (seconds, as permits are stamped). */
+  const permitAround = (now: number): Permit => ({
+    ...BIG_PERMIT,
+    issued_at: new Date(now - 10_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+    expires_at: new Date(now + 30_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  });
+  const snapshotAt = (now: number): MarketSnapshot => ({ ...SNAPSHOT, as_of: new Date(now - 5_000).toISOString() });
+  const APPROVAL_ID = "apr_01J9QJ00000000000000000000";
+
+  /** The approval a pending decision opened, as the log folds it. */
+  const opened = (decided: Decided): Approval => foldApproval([{ ...decided.events[0]!, revision: 0 }])!;
+  const vote = (approval: Approval, type: "ApprovalGranted.v1" | "ApprovalRejected.v1", operator: string): Approval =>
+    evolveApproval(approval, {
+      type,
+      stream: `approval-${approval.requested.approval_id}`,
+      revision: approval.revision + 1,
+      data: { approval_id: approval.requested.approval_id, operator, note: null, [type === "ApprovalGranted.v1" ? "granted_at" : "rejected_at"]: "2026-02-23T18:41:00Z" },
+    })!;
+  const pendingOne = () => opened(decide(given({ request: bigSwap(), approvals: facts(bigSwap()) })));
+
+  test("given a swap over 10,000 USD that passes every check, when decided, then ApprovalRequested.v1 then ActionDecided.v1 (pending_approval, 202), and no nonce is spent", () => {
+    const request = bigSwap();
+    const decided = decide(given({ request, approvals: facts(request) }));
+    const digest = digestOf(request);
+    assert.deepEqual(decided.events[0], {
+      stream: `approval-${APPROVAL_ID}`,
+      expected: "no_stream",
+      type: "ApprovalRequested.v1",
+      data: {
+        approval_id: APPROVAL_ID,
+        decision_id: DECISION_ID,
+        request_digest: digest,
+        request: { actor: "agent:desk-7", action: "swap.execute", resource: "solana:mainnet/jupiter", intent: BIG_INTENT },
+        notional_usd: "14210",
+        rule_id: "desk-7-large-swaps",
+        quorum: 1,
+        requested_at: DECIDED_AT,
+        expires_at: "2026-02-23T19:40:30.000Z",
+        policy_id: "policy_mainnet_v1",
+        policy_hash: policy.policyHash,
+      },
+    });
+    assert.deepEqual(decided.events.map((e) => e.type), ["ApprovalRequested.v1", "ActionDecided.v1"]);
+    const data = decided.events[1]!.data as unknown as ActionDecided;
+    assert.equal(data.status, "pending_approval");
+    assert.equal(data.reason, "approval_required");
+    assert.equal(data.http_status, 202);
+    assert.equal(data.approval_id, APPROVAL_ID);
+    assert.deepEqual(data.invariant_checks.slice(-3), [{ name: "max_slippage", ok: true }, { name: "approval_rule", ok: true }, { name: "approval_present", ok: false }]);
+    assert.equal(data.receipt_hash, receipt(data));
+    assert.deepEqual(decided.pending, { approval_id: APPROVAL_ID, request_digest: digest, expires_at: "2026-02-23T19:40:30.000Z", quorum: 1, granted_by: [] });
+  });
+
+  test("the digest is sha256 of the JCS of {actor, action, resource, context, intent, execute}, never the permit or approval id", () => {
+    const request = bigSwap({ context: { desk: "7" } });
+    const pending = decide(given({ request, approvals: facts(request) }));
+    const expected = sha256(jcs({ actor: "agent:desk-7", action: "swap.execute", resource: "solana:mainnet/jupiter", context: { desk: "7" }, intent: BIG_INTENT }));
+    assert.equal(pending.pending?.request_digest, expected);
+  });
+
+  test("a request that would be denied anyway is denied, never queued", () => {
+    const decided = decide(given({ request: bigSwap(), approvals: facts(bigSwap()), permitFacts: { ...GOOD_FACTS, signatureValid: false } }));
+    assert.equal(decided.decision.reason, "invalid_signature");
+    assert.equal(decided.pending, null);
+    assert.deepEqual(decided.events.map((e) => e.type), ["ActionDecided.v1"]);
+  });
+
+  test("at or under the threshold no approval is asked: approval_rule passes and the swap is allowed", () => {
+    // 70.37 SOL x 142.1 = 9999.577 USD.
+    const decided = decide(given({ request: swap({ intent: { ...BIG_INTENT, amount: "70.37" }, permit: BIG_PERMIT }) }));
+    assert.equal(decided.decision.status, "allowed");
+    assert.deepEqual(decided.decision.invariant_checks.slice(-2), [{ name: "approval_rule", ok: true }, { name: "nonce_consumed", ok: true }]);
+  });
+
+  test("given the same request already waiting, when repeated without approval_id, then pending on that approval, with no new request", () => {
+    const waiting = pendingOne();
+    const again = decide(given({ decisionId: "dec_01J9QJ00000000000000000001", request: bigSwap(), approvals: facts(bigSwap(), [waiting]) }));
+    assert.deepEqual(again.events.map((e) => e.type), ["ActionDecided.v1"]);
+    assert.equal(again.decision.status, "pending_approval");
+    assert.equal(again.pending?.approval_id, APPROVAL_ID);
+  });
+
+  test("given a granted approval, when the identical request names it, then ApprovalConsumed.v1, NonceConsumed.v1, ActionDecided.v1 (allowed)", () => {
+    const granted = vote(pendingOne(), "ApprovalGranted.v1", "operator:alice");
+    const request = bigSwap({ approval_id: APPROVAL_ID });
+    const decided = decide(given({ decisionId: "dec_01J9QJ00000000000000000002", now: LATER, request, approvals: facts(request, [], granted) }));
+    assert.equal(decided.decision.status, "allowed", decided.decision.detail);
+    assert.deepEqual(decided.events[0], {
+      stream: `approval-consumed-${APPROVAL_ID}`,
+      expected: "no_stream",
+      type: "ApprovalConsumed.v1",
+      data: { approval_id: APPROVAL_ID, decision_id: "dec_01J9QJ00000000000000000002", request_digest: digestOf(request), consumed_at: "2026-02-23T18:40:50.000Z" },
+      claim: { check: "approval_consumed", reason: "approval_consumed", detail: "the approval was used by a concurrent request" },
+    });
+    assert.deepEqual(decided.events.map((e) => e.type), ["ApprovalConsumed.v1", "NonceConsumed.v1", "ActionDecided.v1"]);
+    assert.deepEqual(decided.decision.invariant_checks.slice(-6).map((c) => c.name), ["max_slippage", "approval_rule", "approval_match", "approval_status", "approval_consumed", "nonce_consumed"]);
+    assert.ok(decided.decision.invariant_checks.every((c) => c.ok));
+    assert.equal(decided.decision.approval_id, APPROVAL_ID);
+    assert.equal((decided.decision.request as Record<string, unknown>)["approval_id"], undefined, "the recorded request holds the call, the approval id beside it");
+  });
+
+  test("given a granted approval, the identical request without approval_id (as an MCP repeat) finds and uses it", () => {
+    const granted = vote(pendingOne(), "ApprovalGranted.v1", "operator:alice");
+    const decided = decide(given({ now: LATER, request: bigSwap(), approvals: facts(bigSwap(), [granted]) }));
+    assert.equal(decided.decision.status, "allowed");
+    assert.equal(decided.events[0]!.type, "ApprovalConsumed.v1");
+  });
+
+  test("a quorum of two needs two distinct operators", () => {
+    const quorumTwo = (approval: Approval): Approval => ({ ...approval, requested: { ...approval.requested, quorum: 2 } });
+    const request = bigSwap({ approval_id: APPROVAL_ID });
+    const once = vote(quorumTwo(pendingOne()), "ApprovalGranted.v1", "operator:alice");
+    const twiceBySame = vote(once, "ApprovalGranted.v1", "operator:alice");
+    const byTwo = vote(once, "ApprovalGranted.v1", "operator:bob");
+    assert.equal(decide(given({ now: LATER, request, approvals: facts(request, [], once) })).decision.reason, "approval_pending");
+    assert.equal(decide(given({ now: LATER, request, approvals: facts(request, [], twiceBySame) })).decision.reason, "approval_pending");
+    assert.equal(decide(given({ now: LATER, request, approvals: facts(request, [], byTwo) })).decision.status, "allowed");
+  });
+
+  const refusals: Array<[string, () => { request: ActionRequest; presented: Approval | undefined; now?: number }, string, string]> = [
+    ["an approval_id that names nothing", () => ({ request: bigSwap({ approval_id: APPROVAL_ID }), presented: undefined }), "approval_mismatch", "approval_match"],
+    ["a changed amount", () => ({ request: bigSwap({ approval_id: APPROVAL_ID, intent: { ...BIG_INTENT, amount: "101" } }), presented: vote(pendingOne(), "ApprovalGranted.v1", "operator:alice") }), "approval_mismatch", "approval_match"],
+    ["an approval not yet granted", () => ({ request: bigSwap({ approval_id: APPROVAL_ID }), presented: pendingOne() }), "approval_pending", "approval_status"],
+    ["a rejected approval", () => ({ request: bigSwap({ approval_id: APPROVAL_ID }), presented: vote(vote(pendingOne(), "ApprovalGranted.v1", "operator:alice"), "ApprovalRejected.v1", "operator:bob") }), "approval_rejected", "approval_status"],
+    ["a granted approval past its expires_at", () => ({ request: bigSwap({ approval_id: APPROVAL_ID }), presented: vote(pendingOne(), "ApprovalGranted.v1", "operator:alice"), now: Date.parse("2026-02-23T19:40:30Z") }), "approval_expired", "approval_status"],
+    [
+      "a used approval",
+      () => {
+        const granted = vote(pendingOne(), "ApprovalGranted.v1", "operator:alice");
+        return { request: bigSwap({ approval_id: APPROVAL_ID }), presented: { ...granted, consumption: { approval_id: APPROVAL_ID, decision_id: "dec_01J9QJ00000000000000000002", request_digest: granted.requested.request_digest, consumed_at: "2026-02-23T18:41:30Z" } } };
+      },
+      "approval_consumed",
+      "approval_status",
+    ],
+  ];
+  for (const [when, setup, reason, check] of refusals) {
+    test(`given ${when}, then denied ${reason} at ${check}, nothing consumed`, () => {
+      const { request, presented, now = LATER } = setup();
+      const decided = decide(given({ now, request: { ...request, permit: permitAround(now) }, market: snapshotAt(now), approvals: facts(request, [], presented) }));
+      assert.equal(decided.decision.status, "denied");
+      assert.equal(decided.decision.reason, reason, decided.decision.detail);
+      assert.equal(decided.decision.http_status, 403);
+      assert.equal(decided.decision.approval_id, APPROVAL_ID);
+      assert.deepEqual(decided.decision.invariant_checks.at(-1), { name: check, ok: false });
+      assert.ok(decided.decision.invariant_checks.slice(0, -1).every((c) => c.ok));
+      assert.deepEqual(decided.events.map((e) => e.type), ["ActionDecided.v1"], "no nonce, no approval consumed");
+    });
+  }
+
+  test("the identical request after a rejection is refused until the approval's expires_at, then asks again", () => {
+    const rejected = vote(pendingOne(), "ApprovalRejected.v1", "operator:bob");
+    assert.equal(decide(given({ now: LATER, request: bigSwap(), approvals: facts(bigSwap(), [rejected]) })).decision.reason, "approval_rejected");
+    const later = Date.parse("2026-02-23T19:40:30Z");
+    const after = decide(given({ now: later, request: bigSwap({ permit: permitAround(later) }), market: snapshotAt(later), approvals: facts(bigSwap(), [rejected]) }));
+    assert.equal(after.decision.status, "pending_approval");
+    assert.notEqual(after.pending?.approval_id, undefined);
+    assert.deepEqual(after.events.map((e) => e.type), ["ApprovalRequested.v1", "ActionDecided.v1"]);
+  });
+
+  test("an approval claim lost to a concurrent repeat: denied approval_consumed at approval_consumed; its nonce claim is not made", () => {
+    const granted = vote(pendingOne(), "ApprovalGranted.v1", "operator:alice");
+    const request = bigSwap({ approval_id: APPROVAL_ID });
+    const decided = decide(given({ now: LATER, request, approvals: facts(request, [], granted) }));
+    const lost = loseClaim(decided, decided.events[0]!);
+    assert.deepEqual(lost.events.map((e) => e.type), ["ActionDecided.v1"]);
+    assert.equal(lost.decision.reason, "approval_consumed");
+    assert.deepEqual(lost.decision.invariant_checks.slice(-2), [{ name: "approval_status", ok: true }, { name: "approval_consumed", ok: false }]);
+    assert.equal(lost.decision.receipt_hash, receipt(lost.decision));
+  });
+
+  test("a rule that needs the notional fails closed when the snapshot cannot price it", () => {
+    const manifest = JSON.parse(readFileSync(join(POLICY_DIR, "policy.json"), "utf8"));
+    manifest.approvals.rules = [{ id: "big-quotes", action: "quote.read", notional_usd_over: 100, ttl_seconds: 60 }];
+    const bundle = compilePolicyBundle([
+      ...readdirSync(POLICY_DIR).filter((name) => name !== "policy.json" && name !== "images.lock.json").map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
+      { path: "policy.json", bytes: new TextEncoder().encode(JSON.stringify(manifest)) },
+    ]);
+    if (Either.isLeft(bundle)) throw new Error(JSON.stringify(bundle.left));
+    const quote = { actor: "agent:desk-7", action: "quote.read", resource: "solana:mainnet/orca", intent: { asset: "SOL", amount: "1" } };
+    const stale = decide(given({ policy: bundle.right, request: quote, permitFacts: undefined, market: undefined, approvals: facts(quote) }));
+    assert.equal(stale.decision.reason, "market_snapshot_stale");
+    assert.deepEqual(stale.decision.invariant_checks.at(-1), { name: "approval_rule", ok: false });
+    const unpriced = decide(given({ policy: bundle.right, request: { ...quote, intent: { asset: "BONK", amount: "1" } }, permitFacts: undefined, approvals: facts(quote) }));
+    assert.equal(unpriced.decision.reason, "market_price_unknown");
+    // 1 SOL = 142.1 USD > 100: the policy-only path waits too.
+    assert.equal(decide(given({ policy: bundle.right, request: quote, permitFacts: undefined, approvals: facts(quote) })).decision.status, "pending_approval");
+    // No amount: the notional is unbounded, so over any threshold.
+    assert.equal(decide(given({ policy: bundle.right, request: { ...quote, intent: { asset: "SOL" } }, permitFacts: undefined, approvals: facts(quote) })).decision.status, "pending_approval");
+  });
+
+  test("property: an allow under an approval rule always consumes a granted, unexpired, unused approval of the same digest", () => {
+    fc.assert(
+      fc.property(fc.constantFrom("none", "pending", "granted", "rejected", "consumed"), fc.boolean(), fc.integer({ min: 0, max: 7200 }), (state, named, seconds) => {
+        let approval: Approval | undefined = state === "none" ? undefined : pendingOne();
+        if (approval && (state === "granted" || state === "consumed")) approval = vote(approval, "ApprovalGranted.v1", "operator:alice");
+        if (approval && state === "rejected") approval = vote(approval, "ApprovalRejected.v1", "operator:alice");
+        if (approval && state === "consumed") approval = { ...approval, consumption: { approval_id: APPROVAL_ID, decision_id: DECISION_ID, request_digest: approval.requested.request_digest, consumed_at: DECIDED_AT } };
+        const now = NOW + seconds * 1000;
+        const request = bigSwap({ permit: permitAround(now), ...(named ? { approval_id: APPROVAL_ID } : {}) });
+        const decided = decide(given({ now, request, market: snapshotAt(now), approvals: facts(request, approval ? [approval] : [], named ? approval : undefined) }));
+        if (state === "granted" && now < approval!.expiresAtMs) assert.equal(decided.decision.status, "allowed", "a usable grant is used");
+        if (decided.decision.status === "allowed") {
+          assert.equal(state, "granted");
+          assert.ok(now < approval!.expiresAtMs);
+          assert.equal(decided.events[0]!.type, "ApprovalConsumed.v1");
         }
       }),
     );

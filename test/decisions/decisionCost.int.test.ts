@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Effect, Layer, Logger, ManagedRuntime } from "effect";
+import { ApprovalBook } from "../../src/approvals/ApprovalBook.ts";
 import { DecisionService } from "../../src/decisions/DecisionService.ts";
 import { actionAnswer } from "../../src/decisions/views.ts";
 import { EventStore, type EventStoreShape } from "../../src/events/EventStore.ts";
@@ -70,7 +71,7 @@ describe("what one decision costs the store and the logger", () => {
     ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR),
   );
   const runtime = ManagedRuntime.make(
-    DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer).pipe(Layer.provideMerge(base))), Layer.provide(countingLogger)),
+    DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(base))), Layer.provide(countingLogger)),
   );
   const desk7 = { role: "agent", actor: "agent:desk-7" } as const;
   const decide = async (json: unknown) => {

@@ -328,6 +328,10 @@ describe("PUT /market/snapshot, GET /keys, GET /decisions/:id, /metrics, health"
       "/readyz": ["get"],
       "/metrics": ["get"],
       "/openapi.json": ["get"],
+      "/approvals": ["get"],
+      "/approvals/{id}": ["get"],
+      "/approvals/{id}/approve": ["post"],
+      "/approvals/{id}/reject": ["post"],
     };
     for (const [path, methods] of Object.entries(expected)) {
       assert.ok(path in paths, `${path} is documented`);
@@ -384,6 +388,10 @@ test("who may call what: public, operator-only and agent endpoints for every kin
       ["GET", "/audit/head", () => undefined, { none: 401, unknown: 401, desk7: 403, ops1: 403, operator: 200 }],
       ["GET", "/audit/records?after=0&limit=10", () => undefined, { none: 401, unknown: 401, desk7: 403, ops1: 403, operator: 200 }],
       ["GET", "/audit/batches", () => undefined, { none: 401, unknown: 401, desk7: 403, ops1: 403, operator: 200 }],
+      ["GET", "/approvals?status=pending", () => undefined, { none: 401, unknown: 401, desk7: 200, ops1: 200, operator: 200 }],
+      ["GET", "/approvals/apr_01J9QJ00000000000000000000", () => undefined, { none: 401, unknown: 401, desk7: 404, ops1: 404, operator: 404 }],
+      ["POST", "/approvals/apr_01J9QJ00000000000000000000/approve", () => ({}), { none: 401, unknown: 401, desk7: 403, ops1: 403, operator: 404 }],
+      ["POST", "/approvals/apr_01J9QJ00000000000000000000/reject", () => ({}), { none: 401, unknown: 401, desk7: 403, ops1: 403, operator: 404 }],
       ["GET", "/no/such/route", () => undefined, { none: 401, unknown: 401, desk7: 404, ops1: 404, operator: 404 }],
     ];
     for (const [method, path, body, expected] of table) {

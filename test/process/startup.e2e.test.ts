@@ -140,19 +140,21 @@ test("development bootstrap writes credentials once (0600, hashes only in tokens
     credentials = join(dataDir, "dev-credentials.json");
     assert.equal(statSync(credentials).mode & 0o777, 0o600, "dev-credentials.json is mode 0600");
     const file = JSON.parse(readFileSync(credentials, "utf8"));
-    assert.deepEqual(Object.keys(file).sort(), ["agents", "operator_token"]);
+    assert.deepEqual(Object.keys(file).sort(), ["agents", "operator_token", "operators"]);
     assert.deepEqual(Object.keys(file.agents).sort(), ["agent:desk-7", "agent:ops-1"]);
+    assert.deepEqual(Object.keys(file.operators), ["operator:alice", "operator:bob"]);
     const tokens = readDevCredentials(dataDir);
-    for (const token of [tokens.operator, tokens.desk7, tokens.ops1]) assert.match(token, /^\S{32,}$/);
-    assert.equal(new Set([tokens.operator, tokens.desk7, tokens.ops1]).size, 3, "three distinct tokens");
+    assert.equal(tokens.operator, tokens.alice, "the v1 operator_token is the first named operator's");
+    for (const token of [tokens.operator, tokens.bob, tokens.desk7, tokens.ops1]) assert.match(token, /^\S{32,}$/);
+    assert.equal(new Set([tokens.operator, tokens.bob, tokens.desk7, tokens.ops1]).size, 4, "four distinct tokens");
 
     const hashes = readFileSync(join(dataDir, "tokens.json"), "utf8");
     assert.equal(statSync(join(dataDir, "tokens.json")).mode & 0o777, 0o600, "tokens.json is mode 0600");
     assert.deepEqual(JSON.parse(hashes), {
-      operator: [tokenHash(tokens.operator)],
+      operators: { "operator:alice": [tokenHash(tokens.alice)], "operator:bob": [tokenHash(tokens.bob)] },
       agents: { "agent:desk-7": [tokenHash(tokens.desk7)], "agent:ops-1": [tokenHash(tokens.ops1)] },
     });
-    for (const token of [tokens.operator, tokens.desk7, tokens.ops1]) {
+    for (const token of [tokens.operator, tokens.bob, tokens.desk7, tokens.ops1]) {
       assert.ok(!hashes.includes(token), "tokens.json holds no token in clear");
       assert.ok(!first.stdout().includes(token) && !first.stderr().includes(token), "no token is logged");
     }

@@ -20,7 +20,10 @@ export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const EXAMPLE_POLICY_DIR = join(REPO_ROOT, "policies");
 
 export interface DevCredentials {
+  /** The v1 `operator_token`: operator:alice's. */
   readonly operator: string;
+  readonly alice: string;
+  readonly bob: string;
   readonly desk7: string;
   readonly ops1: string;
 }
@@ -61,7 +64,13 @@ export interface Harness {
 
 export function readDevCredentials(dataDir: string): DevCredentials {
   const file = JSON.parse(readFileSync(join(dataDir, "dev-credentials.json"), "utf8"));
-  return { operator: file.operator_token, desk7: file.agents["agent:desk-7"], ops1: file.agents["agent:ops-1"] };
+  return {
+    operator: file.operator_token,
+    alice: file.operators["operator:alice"],
+    bob: file.operators["operator:bob"],
+    desk7: file.agents["agent:desk-7"],
+    ops1: file.agents["agent:ops-1"],
+  };
 }
 
 export function tempDir(prefix = "zt-test-"): string {
