@@ -74,6 +74,8 @@ export interface ServiceConfig {
   readonly dataDir: string;
   readonly store: StoreConfig;
   readonly policyDir: string;
+  /** A candidate bundle evaluated beside the active one (`ZT_POLICY_CANDIDATE_DIR`), if any. */
+  readonly policyCandidateDir: string | undefined;
   readonly chain: "off" | "local" | RpcChainConfig;
   readonly anchoring: AnchoringTuning;
   readonly checkpointRecords: number;
@@ -82,6 +84,8 @@ export interface ServiceConfig {
   readonly docker: DockerEndpoint;
   readonly production: boolean;
   readonly logLevel: LogLevelName;
+  /** OpenTelemetry spans exported over OTLP/HTTP: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, and neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`. */
+  readonly otlpTracing: boolean;
 }
 
 export class ConfigError extends Error {
@@ -228,6 +232,7 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     dataDir,
     store: storeConfig(env, dataDir, integer(env, "ZT_STORE_BUSY_TIMEOUT_MS", DEFAULT_STORE_BUSY_TIMEOUT_MS, 0, 600_000)),
     policyDir: resolve(env["ZT_POLICY_DIR"] || "./policies"),
+    policyCandidateDir: env["ZT_POLICY_CANDIDATE_DIR"] ? resolve(env["ZT_POLICY_CANDIDATE_DIR"]) : undefined,
     chain: chainConfig(env["ZT_CHAIN"], env),
     anchoring: {
       confirmations: integer(env, "ZT_ANCHOR_CONFIRMATIONS", 1, 1, 1000),
@@ -242,5 +247,6 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     docker: dockerEndpoint(env),
     production: mode === "production",
     logLevel,
+    otlpTracing: Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) && env["OTEL_SDK_DISABLED"] !== "true" && env["OTEL_TRACES_EXPORTER"] !== "none",
   };
 }

@@ -16,9 +16,11 @@ import { ApprovalBook } from "./approvals/ApprovalBook.ts";
 import { ApprovalExpiry } from "./approvals/ApprovalExpiry.ts";
 import { ApprovalService } from "./approvals/ApprovalService.ts";
 import { ApprovalWebhook } from "./approvals/ApprovalWebhook.ts";
+import { SERVICE_VERSION } from "./app/app.ts";
 import { AuditLog, type AuditLogError } from "./audit/AuditLog.ts";
 import { auditProjectorLayer } from "./audit/AuditProjector.ts";
 import { AuditTrail } from "./audit/AuditTrail.ts";
+import { BudgetLedger } from "./budgets/BudgetLedger.ts";
 import { BatchAnchors } from "./audit/BatchAnchors.ts";
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
@@ -41,7 +43,10 @@ import { PermitVerifier } from "./permits/PermitVerifier.ts";
 import { Ids } from "./platform/Ids.ts";
 import { effectLoggerLayer, Logs, type LogLevelName, type LogSink } from "./platform/Logging.ts";
 import { Metrics } from "./platform/Metrics.ts";
+import { Tracing } from "./platform/Tracing.ts";
 import { ActivePolicy } from "./policy/ActivePolicy.ts";
+import { CandidateDisagreements } from "./rollout/CandidateDisagreements.ts";
+import { PolicyReload } from "./rollout/PolicyReload.ts";
 
 export class StartupError extends Error {
   override readonly name = "StartupError";
@@ -249,17 +254,32 @@ export function brokersLayer(config: ServiceConfig): Layer.Layer<Brokers> {
 /** The writer thread's entry module (projectorWorker.ts, beside this file). */
 export const PROJECTOR_WORKER_URL = new URL("./projectorWorker.ts", import.meta.url);
 
+/**
+ * Tracing: the OTLP adapter when an OTLP endpoint is set, loaded only then (an instance
+ * without one never loads the OpenTelemetry SDK), else off.
+ */
+export function tracingLayer(config: Pick<ServiceConfig, "otlpTracing">): Layer.Layer<Tracing, StartupError> {
+  if (!config.otlpTracing) return Tracing.off;
+  return Layer.unwrapEffect(
+    Effect.tryPromise({ try: () => import("./platform/otlp/OtlpTracing.ts"), catch: () => new StartupError("OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry exporter cannot load") }).pipe(
+      Effect.map(({ otlpTracingLayer }) => otlpTracingLayer({ serviceName: process.env["OTEL_SERVICE_NAME"] || "zt-infra", serviceVersion: SERVICE_VERSION })),
+    ),
+  );
+}
+
 /** Every service of a serving instance. */
 export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppServices, unknown> {
-  // Built in order: the policy bundle, then keys and tokens, then the store. A bundle that
+  // Built in order: the policy bundles, then keys and tokens, then the store. A bundle that
   // does not load writes nothing, and production refusing to start creates no events.db.
   const checked = Identity.fromDataDir(config.dataDir, { production: config.production }).pipe(
-    Layer.provideMerge(ActivePolicy.fromDirectory(config.policyDir)),
+    Layer.provideMerge(ActivePolicy.fromDirectory(config.policyDir, config.policyCandidateDir)),
   );
-  const infrastructure = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Ids.layer, Metrics.layer, Layer.succeed(Logs, logs)).pipe(
+  const infrastructure = Layer.mergeAll(storeLayer(config.store), auditLogLayer(config.store, config.dataDir), Ids.layer, Metrics.layer, Layer.succeed(Logs, logs), tracingLayer(config)).pipe(
     Layer.provideMerge(checked),
   );
-  const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(infrastructure));
+  const withTrail = Layer.mergeAll(MarketSnapshots.layer, AuditTrail.layer, PermitVerifier.layer, ApprovalBook.layer, BudgetLedger.layer, CandidateDisagreements.layer, PolicyReload.layer).pipe(
+    Layer.provideMerge(infrastructure),
+  );
   const withExecution = ExecutionService.layer.pipe(Layer.provide(brokersLayer(config)), Layer.provideMerge(withTrail));
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.
   const projector = ProjectorThread.layer({ workerUrl: PROJECTOR_WORKER_URL, settings: projectorSettings(config) });

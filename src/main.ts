@@ -1,6 +1,7 @@
 /**
  * Entry point of `npm start` and `deno task start`: configuration from the environment,
- * then the control plane until SIGINT/SIGTERM. Exit code 2 on bad configuration.
+ * then the control plane until SIGINT/SIGTERM; SIGHUP reloads the policy bundles (contract
+ * section 11). Exit code 2 on bad configuration.
  */
 import { ConfigError, loadConfig } from "./config.ts";
 import { StartupError } from "./layers.ts";
@@ -17,6 +18,7 @@ export async function main(): Promise<void> {
     };
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
+    process.on("SIGHUP", () => void server.reloadPolicy());
   } catch (error) {
     if (error instanceof ConfigError || error instanceof StartupError) {
       console.error(`zt-infra: ${error.message}`);

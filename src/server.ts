@@ -14,12 +14,16 @@ import { Identity } from "./identity/Identity.ts";
 import { appLayer, StartupError, startupFailure } from "./layers.ts";
 import { makeLogSink, type LogSink } from "./platform/Logging.ts";
 import { Metrics } from "./platform/Metrics.ts";
+import { Tracing } from "./platform/Tracing.ts";
 import { ActivePolicy } from "./policy/ActivePolicy.ts";
+import { PolicyReload } from "./rollout/PolicyReload.ts";
 import type { PolicyBundle } from "./policy/PolicyBundle.ts";
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
+  /** Reloads the policy bundles as SIGHUP asks (PolicyReload); the outcome is logged, never thrown. */
+  readonly reloadPolicy: () => Promise<void>;
   readonly close: () => Promise<void>;
 }
 
@@ -63,12 +67,12 @@ export async function buildApp(config: ServiceConfig, logs: LogSink): Promise<Bu
   const runtime = ManagedRuntime.make(appLayer(config, logs));
   let services;
   try {
-    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics, anchoring: AnchoringSidecar }));
+    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics, anchoring: AnchoringSidecar, tracing: Tracing }));
   } catch (error) {
     await runtime.dispose().catch(() => undefined);
     throw startupFailure(error);
   }
-  const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs });
+  const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs, tracing: services.tracing });
   return { app, runtime, identity: services.identity, policy: services.policy, anchoring: services.anchoring.info };
 }
 
@@ -97,6 +101,7 @@ export async function startServer(config: ServiceConfig, logs: LogSink = makeLog
   return {
     url,
     port: server.port,
+    reloadPolicy: () => built.runtime.runPromise(Effect.flatMap(PolicyReload, (policies) => policies.reload({ kind: "signal" })).pipe(Effect.ignore)),
     close: async () => {
       await server.close();
       await built.runtime.dispose();

@@ -17,6 +17,8 @@ import type { PermitService } from "../permits/PermitService.ts";
 import type { PermitVerifier } from "../permits/PermitVerifier.ts";
 import type { ActivePolicy } from "../policy/ActivePolicy.ts";
 import type { Metrics } from "../platform/Metrics.ts";
+import type { Tracing } from "../platform/Tracing.ts";
+import type { PolicyReload } from "../rollout/PolicyReload.ts";
 
 export type AppServices =
   | DecisionService
@@ -34,4 +36,6 @@ export type AppServices =
   | AuditTrail
   | AuditProjector
   | AnchoringSidecar
-  | BatchAnchors;
+  | BatchAnchors
+  | PolicyReload
+  | Tracing;

@@ -3,7 +3,7 @@
  * metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
  * internals; request logs carry no token, body or signature.
  */
-import { Effect } from "effect";
+import { Effect, Tracer } from "effect";
 import { Hono } from "hono";
 import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import { approvalRoutes } from "../approvals/routes.ts";
@@ -15,12 +15,15 @@ import type { DataDirectory } from "../identity/DataDirectory.ts";
 import { marketRoutes } from "../market/routes.ts";
 import { permitRoutes } from "../permits/routes.ts";
 import type { PolicyBundle } from "../policy/PolicyBundle.ts";
+import { parseTraceParent } from "../kernel/traceparent.ts";
+import type { TracingShape } from "../platform/Tracing.ts";
+import { policyRoutes } from "../rollout/routes.ts";
 import type { LogSink } from "../platform/Logging.ts";
 import type { MetricsShape } from "../platform/Metrics.ts";
 import { problem } from "../http/problem.ts";
 import type { RunEffect } from "../http/RunEffect.ts";
 import type { AppServices } from "./AppServices.ts";
-import { authenticate, requireOperator, type AppEnv } from "../http/auth.ts";
+import { authenticate, requireOperator, type AppEnv, type SpanRunner } from "../http/auth.ts";
 import { openApiDocument } from "./openapi.ts";
 
 export const SERVICE_VERSION = "0.1.0";
@@ -28,9 +31,11 @@ export const SERVICE_VERSION = "0.1.0";
 export interface AppDependencies {
   readonly run: RunEffect<AppServices>;
   readonly identity: DataDirectory;
+  /** The active policy: its fields always answer for the bundle in force (a reload swaps it). */
   readonly policy: PolicyBundle;
   readonly metrics: MetricsShape;
   readonly logs: LogSink;
+  readonly tracing: TracingShape;
 }
 
 export function makeApp(deps: AppDependencies): Hono<AppEnv> {
@@ -49,7 +54,30 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
       principal: principal === undefined ? null : principal.role === "agent" ? principal.actor : principal.name,
     });
   });
-  app.use(authenticate(deps.identity.credentials));
+  // With tracing on, a decision request is a server span under the caller's W3C trace
+  // context; authentication and each stage of the decision are spans under it. With it
+  // off, nothing here runs.
+  let inSpan: SpanRunner | undefined;
+  if (deps.tracing.enabled) {
+    app.use("/actions", async (c, next) => {
+      const caller = parseTraceParent(c.req.header("traceparent"));
+      const parent = caller === undefined ? {} : { parent: Tracer.externalSpan({ traceId: caller.traceId, spanId: caller.parentId, sampled: caller.sampled }) };
+      await deps.run(
+        Effect.useSpan("POST /actions", { kind: "server", attributes: { "http.request.method": c.req.method, "url.path": c.req.path }, ...parent }, (span) =>
+          Effect.promise(async () => {
+            c.set("span", span);
+            await next();
+            span.attribute("http.response.status_code", c.res.status);
+          }),
+        ),
+      );
+    });
+    inSpan = (c, name, work) => {
+      const span = c.get("span");
+      return span === undefined ? Promise.resolve(work()) : deps.run(Effect.withSpan(Effect.sync(work), name, { parent: span }));
+    };
+  }
+  app.use(authenticate(deps.identity.credentials, inSpan));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   // Ready: the store takes writes, the policy is loaded and the audit projection writer
@@ -85,6 +113,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", marketRoutes(deps.run));
   app.route("/", auditRoutes(deps.run));
   app.route("/", approvalRoutes(deps.run));
+  app.route("/", policyRoutes(deps.run));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

@@ -119,6 +119,19 @@ const Vote = {
   description: "The approver is the authenticated operator, never a field of the body; an empty body is no note.",
 };
 
+const PolicyReload = {
+  type: "object",
+  required: ["status", "policy_id", "policy_hash", "previous_policy_hash", "candidate_policy_hash", "activated_at"],
+  properties: {
+    status: { enum: ["activated", "unchanged"] },
+    policy_id: { type: "string" },
+    policy_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    previous_policy_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    candidate_policy_hash: { type: ["string", "null"], pattern: "^[0-9a-f]{64}$" },
+    activated_at: { type: ["string", "null"], format: "date-time" },
+  },
+};
+
 const ErrorBody = { type: "object", required: ["error"], properties: { error: { type: "string" }, message: { type: "string" } } };
 
 const json = (schema: unknown) => ({ content: { "application/json": { schema } } });
@@ -144,6 +157,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
         PendingApproval,
         Approval,
         Vote,
+        PolicyReload,
         Error: ErrorBody,
       },
     },
@@ -152,6 +166,15 @@ export function openApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: "Ask before acting: decide, record, answer",
           security,
+          parameters: [
+            {
+              name: "traceparent",
+              in: "header",
+              required: false,
+              schema: { type: "string" },
+              description: "W3C Trace Context: recorded with the decision, the parent of its spans, and passed to the command it runs (TRACEPARENT); one that does not parse is ignored",
+            },
+          ],
           requestBody: json({ $ref: "#/components/schemas/ActionRequest" }),
           responses: {
             "200": { description: "allowed", ...json({ $ref: "#/components/schemas/Decision" }) },
@@ -287,6 +310,18 @@ export function openApiDocument(version: string): Record<string, unknown> {
             "403": { description: "not an operator" },
             "404": { description: "no such approval" },
             "409": { description: "approval_closed" },
+          },
+        },
+      },
+      "/policy/reload": {
+        post: {
+          summary: "Validate and put in force the policy bundle on disk (and the candidate's), as SIGHUP does",
+          security,
+          responses: {
+            "200": { description: "activated, or unchanged", ...json({ $ref: "#/components/schemas/PolicyReload" }) },
+            "403": { description: "not an operator" },
+            "422": { description: "policy_invalid: a bundle does not load; `problems` names each file and line; the bundles in force stay" },
+            "503": { description: "audit_unavailable: the activation cannot be recorded; nothing changes" },
           },
         },
       },

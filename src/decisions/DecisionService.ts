@@ -2,28 +2,43 @@
  * The decision path of `POST /actions` (and of every other caller that asks for a
  * decision, such as the MCP gateway), orchestration only: parse the body, gather the
  * facts the decider needs (the permit's signature and nonce state, the trusted
- * snapshot, the approvals of the request), decide (pure, decide.ts), append the decider's
- * events in order (a claim lost to a concurrent decision, an approval's use or a permit's
- * nonce, folds in as that claim's denial), then, with the decision durable, run an
- * allowed `execute` block. Fail closed: a store that cannot record makes the answer
- * `audit_unavailable` and nothing runs; no other failure escapes.
+ * snapshot, the approvals of the request, what its budgets' windows hold), decide (pure,
+ * decide.ts), make an allowed call's budget charges, append the decider's events in order
+ * (a claim lost to a concurrent decision, an approval's use or a permit's nonce, folds in
+ * as that claim's denial), then, with the decision durable, run an allowed `execute`
+ * block. Fail closed: a store that cannot record makes the answer `audit_unavailable`
+ * and nothing runs; no other failure escapes.
+ *
+ * One decision sees one policy bundle: the bundle in force when it starts, whose hash it
+ * records, even if a reload swaps it meanwhile. A candidate bundle, when configured, is
+ * evaluated with the same facts after the answer is recorded, on a fiber of its own, and
+ * never changes it (CandidateDisagreements records where it would have). With tracing on,
+ * the stages are spans (parse, facts, decide, record, execute) under the caller's.
  */
-import { Clock, Context, Effect, Layer } from "effect";
+import { setImmediate } from "node:timers";
+import { Clock, Context, Effect, Layer, Option } from "effect";
 import { ApprovalBook } from "../approvals/ApprovalBook.ts";
 import { applicableRule, approvedRequestOf, requestDigest, rulesForCall, type ApprovalFacts } from "../approvals/approvalStage.ts";
-import { EventStore, type EventStoreError } from "../events/EventStore.ts";
+import { BudgetLedger, type Reservation } from "../budgets/BudgetLedger.ts";
+import { budgetsForCall } from "../budgets/budgetStage.ts";
+import { EventStore, EventStoreError } from "../events/EventStore.ts";
 import { ExecutionService, type ExecutionView } from "../execution/ExecutionService.ts";
 import type { Principal } from "../identity/Credentials.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
+import { formatTraceParent, parseTraceParent } from "../kernel/traceparent.ts";
 import { MarketSnapshots } from "../market/MarketSnapshots.ts";
 import { PermitVerifier } from "../permits/PermitVerifier.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Logs } from "../platform/Logging.ts";
 import { Metrics } from "../platform/Metrics.ts";
+import { traced, Tracing } from "../platform/Tracing.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
+import type { PolicyBundle } from "../policy/PolicyBundle.ts";
+import { CandidateDisagreements } from "../rollout/CandidateDisagreements.ts";
+import { firstDifference } from "../rollout/disagreement.ts";
 import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
 import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
-import { decide, loseClaim, type Decided, type DecisionEvent, type PendingApproval } from "./decide.ts";
+import { decide, loseClaim, type DecideAction, type Decided, type DecisionEvent, type PendingApproval } from "./decide.ts";
 import type { ActionDecided } from "./events.ts";
 import { parseActionRequest } from "./parseActionRequest.ts";
 
@@ -31,6 +46,12 @@ export interface ActionBody {
   readonly bytes: Uint8Array;
   /** The body was cut off at the size limit. */
   readonly tooLarge: boolean;
+}
+
+/** What the caller's transport adds to a decision request. */
+export interface DecisionContext {
+  /** The W3C `traceparent` header as received (it is parsed here; one that does not parse is ignored). */
+  readonly traceparent?: string | undefined;
 }
 
 /**
@@ -46,15 +67,18 @@ export type DecisionOutcome =
 
 export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
-  readonly decideAction: (principal: Principal, body: ActionBody) => Effect.Effect<DecisionOutcome>;
+  readonly decideAction: (principal: Principal, body: ActionBody, context?: DecisionContext) => Effect.Effect<DecisionOutcome>;
 }
+
+/** How many times a call is decided again after its budget charge met another writer's. */
+export const MAX_BUDGET_ATTEMPTS = 32;
 
 export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionService, DecisionServiceShape>() {
   static readonly layer = Layer.effect(
     DecisionService,
     Effect.gen(function* () {
       const store = yield* EventStore;
-      const policy = yield* ActivePolicy;
+      const policies = yield* ActivePolicy;
       const permits = yield* PermitVerifier;
       const markets = yield* MarketSnapshots;
       const ids = yield* Ids;
@@ -62,13 +86,17 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
       const executions = yield* ExecutionService;
       const logs = yield* Logs;
       const book = yield* ApprovalBook;
+      const ledger = yield* BudgetLedger;
+      // Optional: absent means off.
+      const tracing = Option.getOrElse(yield* Effect.serviceOption(Tracing), () => ({ enabled: false }));
+      const disagreements = Option.getOrUndefined(yield* Effect.serviceOption(CandidateDisagreements));
 
       /**
        * What the decider needs to know of approvals: the approval the request names (read
        * from its streams), or, when an approval rule applies to it, the approvals of the
        * same request by digest. Nothing is read for a request no rule applies to.
        */
-      const approvalFacts = (actor: string, request: ActionRequest, market: MarketSnapshot | undefined, now: number) =>
+      const approvalFacts = (policy: PolicyBundle, actor: string, request: ActionRequest, market: MarketSnapshot | undefined, now: number) =>
         Effect.gen(function* () {
           const named = request.approval_id;
           const rule = named === undefined ? applicableRule({ manifest: policy.manifest, actor, request, notionalUsd: null, market, now }) : undefined;
@@ -115,35 +143,150 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return { decided: final, ...appended };
         });
 
-      const decideAction = (principal: Principal, body: ActionBody): Effect.Effect<DecisionOutcome> =>
+      /**
+       * Decides, and makes an allowed call's budget charges (contract section 11): the
+       * budgets' windows are read from the ledger, decided on and charged in one synchronous
+       * step, so that this instance's concurrent calls see each other's charges; a charge
+       * another instance beat is folded in and the call decided again. A denial for budget is
+       * made only on a fresh read of the budget, after reclaiming charges whose decisions
+       * were never recorded. Answers the decision, its reservation, and the inputs it was
+       * decided on (for the candidate bundle).
+       */
+      const decideWithBudgets = (input: Omit<DecideAction, "budgets">, actor: string | undefined) =>
+        Effect.gen(function* () {
+          const parsed = input.parsed;
+          const rules = actor === undefined || !parsed.ok ? [] : budgetsForCall(input.policy.manifest, actor, parsed.request.action, parsed.request.resource);
+          if (actor === undefined || rules.length === 0) return { decided: decide(input), reservation: undefined, input };
+          let reclaimed = false;
+          let refreshed = false;
+          // Streams this decision already charged (a call under two budgets may win one and lose the other).
+          const charged = new Set<string>();
+          for (let attempt = 0; attempt < MAX_BUDGET_ATTEMPTS; attempt += 1) {
+            const step = Effect.sync(() => {
+              const facts = { ...input, budgets: ledger.view(rules, actor, input.now, charged.size === 0 ? undefined : input.decisionId) };
+              const decided = decide(facts);
+              const owed = decided.charges.filter((charge) => !charged.has(charge.stream));
+              const reservation = owed.length === 0 ? undefined : ledger.reserve(input.decisionId, owed, input.now, input.policy.policyHash);
+              return { decided, reservation, input: facts };
+            });
+            const { decided, reservation, input: decidedOn } = yield* step;
+            if (decided.decision.reason === "budget_exceeded" && !refreshed) {
+              // Never deny on what this instance folded alone: read what others appended and voided.
+              refreshed = true;
+              yield* ledger.refresh(rules, actor);
+              if (!reclaimed && ledger.reclaimable(rules, actor, input.now)) {
+                reclaimed = true;
+                const voided = yield* ledger.reclaim(rules, actor, input.now);
+                if (voided > 0) metrics.budgetReclaims.inc({}, voided);
+              }
+              continue;
+            }
+            if (reservation === undefined) return { decided, reservation: undefined, input: decidedOn };
+            const settled = yield* ledger.settle(reservation);
+            for (const stream of settled.charged) charged.add(stream);
+            if (!settled.conflict) return { decided, reservation, input: decidedOn };
+            metrics.budgetConflicts.inc();
+            refreshed = false;
+            yield* ledger.refresh(rules, actor);
+          }
+          return yield* Effect.fail(new EventStoreError({ reason: "wrong_expected_version", message: "the budget's stream kept moving under this call's charge" }));
+        });
+
+      /** Evaluates the candidate bundle with the facts the answer was decided on, after the answer, and records a disagreement. */
+      const evaluateCandidate = (candidate: PolicyBundle, decidedOn: DecideAction, answered: Decided) =>
+        Effect.gen(function* () {
+          const parsed = decidedOn.parsed;
+          const agent = parsed.ok && decidedOn.caller.role === "agent" ? { actor: decidedOn.caller.actor, request: parsed.request } : undefined;
+          let { market, approvals, budgets } = decidedOn;
+          if (agent !== undefined) {
+            const { actor, request } = agent;
+            const rules = rulesForCall(candidate.manifest, actor, request.action, request.resource);
+            const candidateBudgets = budgetsForCall(candidate.manifest, actor, request.action, request.resource);
+            if (market === undefined && (rules.some((rule) => rule.notional_usd_over !== undefined) || candidateBudgets.some((rule) => rule.max_notional_usd !== undefined))) market = yield* markets.current;
+            if (approvals === undefined && (rules.length > 0 || request.approval_id !== undefined)) approvals = yield* approvalFacts(candidate, actor, request, market, decidedOn.now);
+            // This call's own charge is not in the window it was decided on.
+            if (candidateBudgets.length > 0) budgets = ledger.view(candidateBudgets, actor, decidedOn.now, decidedOn.decisionId);
+          }
+          const evaluated = decide({ ...decidedOn, policy: candidate, market, approvals, budgets }).decision;
+          const answer = answered.decision;
+          const difference = firstDifference(answer, evaluated);
+          if (difference === undefined) return;
+          const request = answer.request;
+          disagreements?.record({
+            decision_id: answer.decision_id,
+            decided_at: answer.decided_at,
+            actor: answer.actor,
+            action: request?.action ?? null,
+            resource: request?.resource ?? null,
+            check: difference.check,
+            active: { policy_id: answer.policy_id, policy_hash: answer.policy_hash, status: answer.status, reason: answer.reason, check_ok: difference.activeOk },
+            candidate: { policy_id: evaluated.policy_id, policy_hash: evaluated.policy_hash, status: evaluated.status, reason: evaluated.reason, check_ok: difference.candidateOk },
+          });
+        }).pipe(Effect.catchAll((error) => Effect.sync(() => logs.write("warn", "candidate policy not evaluated", { decision_id: answered.decision.decision_id, reason: error.reason }))));
+
+      /** Runs the candidate's evaluation once the answer has gone out (the next turn of the event loop), never in its way. */
+      const besideTheAnswer = (candidate: PolicyBundle, decidedOn: DecideAction, answered: Decided) =>
+        Effect.sync(() => setImmediate(() => Effect.runFork(evaluateCandidate(candidate, decidedOn, answered))));
+
+      const decideAction = (principal: Principal, body: ActionBody, context?: DecisionContext): Effect.Effect<DecisionOutcome> =>
         Effect.gen(function* () {
           const started = performance.now();
           const now = yield* Clock.currentTimeMillis;
           const decisionId = `dec_${yield* ids.ulid(now)}`;
+          // One bundle for the whole decision, whatever a reload does meanwhile.
+          const policy = policies.current();
+          const candidate = policies.candidate();
+          const caller = parseTraceParent(context?.traceparent);
           return yield* Effect.gen(function* () {
-            const parsed = parseActionRequest(body.bytes, body.tooLarge);
+            const parsed = yield* traced(tracing, "zt.parse", Effect.sync(() => parseActionRequest(body.bytes, body.tooLarge)));
             // Facts only where the decider can reach the checks that read them: an agent's
-            // permit, the prices of a notional limit or an approval threshold, approvals.
+            // permit, the prices of a notional limit, an approval threshold or a notional
+            // budget, approvals.
             const agent = parsed.ok && principal.role === "agent" ? { actor: principal.actor, request: parsed.request } : undefined;
-            const permit = agent?.request.permit;
-            const permitFacts = permit === undefined ? undefined : yield* permits.factsOf(permit);
-            const rules = agent === undefined ? [] : rulesForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
-            const needsPrices = permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined);
-            const market = needsPrices ? yield* markets.current : undefined;
-            const approvals = agent === undefined || (rules.length === 0 && agent.request.approval_id === undefined) ? undefined : yield* approvalFacts(agent.actor, agent.request, market, now);
-            const decided = decide({ decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals });
-            const { decided: recorded, revision, position } = yield* record(decided);
+            const facts = Effect.gen(function* () {
+              const permit = agent?.request.permit;
+              const permitFacts = permit === undefined ? undefined : yield* permits.factsOf(permit);
+              const rules = agent === undefined ? [] : rulesForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
+              const budgets = agent === undefined ? [] : budgetsForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
+              const needsPrices =
+                permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined) || budgets.some((rule) => rule.max_notional_usd !== undefined);
+              const market = needsPrices ? yield* markets.current : undefined;
+              const approvals = agent === undefined || (rules.length === 0 && agent.request.approval_id === undefined) ? undefined : yield* approvalFacts(policy, agent.actor, agent.request, market, now);
+              return { permitFacts, market, approvals };
+            });
+            const { permitFacts, market, approvals } = yield* traced(tracing, "zt.facts", facts);
+            const input = { decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals, traceparent: caller?.header };
+            const { decided, reservation, input: decidedOn } = yield* traced(tracing, "zt.decide", decideWithBudgets(input, agent?.actor));
+            const { decided: recorded, revision, position } = yield* traced(tracing, "zt.record", record(decided));
+            if (reservation !== undefined) ledger.recorded(reservation as Reservation);
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
             metrics.decisionLatency.observe((performance.now() - started) / 1000);
             logs.write("info", "decision recorded", { ...logFields(decision), position });
+            if (candidate !== undefined) yield* besideTheAnswer(candidate, decidedOn, recorded);
             if (recorded.pending !== null) return { _tag: "PendingApproval", decided: recorded, approval: recorded.pending } as const;
             // Only now, with the decision durable, may anything run.
             const allowed = decision.status === "allowed" && parsed.ok ? parsed.request : undefined;
-            const execution =
-              allowed?.execute === undefined
-                ? null
-                : yield* executions.execute({ decisionId, decidedRevision: revision, actor: decision.actor, action: allowed.action, execute: allowed.execute });
+            if (allowed?.execute === undefined) return { _tag: "Decided", decided: recorded, execution: null } as const;
+            const execute = allowed.execute;
+            const execution = yield* traced(
+              tracing,
+              "zt.execute",
+              Effect.gen(function* () {
+                // The command joins the trace: under this span when tracing, else under the caller's.
+                const span = tracing.enabled ? Option.getOrUndefined(yield* Effect.option(Effect.currentSpan)) : undefined;
+                const traceparent = span === undefined ? caller?.header : formatTraceParent(span.traceId, span.spanId, span.sampled);
+                return yield* executions.execute({
+                  decisionId,
+                  decidedRevision: revision,
+                  actor: decision.actor,
+                  action: allowed.action,
+                  execute,
+                  manifest: policy.manifest,
+                  ...(traceparent === undefined ? {} : { traceparent }),
+                });
+              }),
+            );
             return { _tag: "Decided", decided: recorded, execution } as const;
           }).pipe(
             Effect.catchTag("EventStoreError", (error) =>
@@ -163,5 +306,5 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
 
 /** What a recorded decision's log line says: ids, outcome and where, never request values. */
 function logFields(decision: ActionDecided): Record<string, unknown> {
-  return { decision_id: decision.decision_id, actor: decision.actor, action: decision.request?.action ?? null, status: decision.status, reason: decision.reason, approval_id: decision.approval_id ?? null };
+  return { decision_id: decision.decision_id, actor: decision.actor, action: decision.request?.action ?? null, status: decision.status, reason: decision.reason, approval_id: decision.approval_id ?? null, policy_hash: decision.policy_hash };
 }

@@ -18,11 +18,15 @@
  *   permit_resource, permit_constraints, permit_policy, permit_not_before,
  *   permit_expiry, permit_ttl, nonce_unused,
  *   protocol_allowlist, market_snapshot_fresh, max_notional, max_slippage,
+ *   budget (see budgets/budgetStage.ts),
  *   approval_rule, approval_present (pending: `approval_required`, 202),
  *   approval_match, approval_status (see approvals/approvalStage.ts),
  * then approval_consumed and nonce_consumed: the atomic appends, whose loss `loseClaim`
  * folds in. A check that does not apply (no execute block, no permit where none is
- * required, a constraint the permit lacks, no approval rule) is not run and not listed.
+ * required, a constraint the permit lacks, no budget, no approval rule) is not run and not
+ * listed. An allowed call under budgets also answers its charges, which the service makes
+ * before any claim (BudgetLedger): a charge is never lost to a claim, so a budget errs
+ * towards having spent more, never more than its limit.
  */
 import { approvalStage, approvedRequestOf, type ApprovalFacts, type ApprovalStage } from "../approvals/approvalStage.ts";
 import {
@@ -33,6 +37,7 @@ import {
   type ApprovalConsumed,
   type ApprovalRequested,
 } from "../approvals/events.ts";
+import { budgetStage, type BudgetCharge, type BudgetFacts } from "../budgets/budgetStage.ts";
 import type { ExpectedState, JsonObject } from "../events/EventStore.ts";
 import type { Principal } from "../identity/Credentials.ts";
 import type { ParsedActionRequest, RequestProblem } from "./parseActionRequest.ts";
@@ -75,6 +80,10 @@ export interface DecideAction {
   readonly market: MarketSnapshot | undefined;
   /** Present when the request names an approval or an approval rule applies to it. */
   readonly approvals?: ApprovalFacts | undefined;
+  /** What the window of each budget that applies to the call holds; present when one applies. */
+  readonly budgets?: BudgetFacts | undefined;
+  /** The caller's W3C `traceparent`, parsed and normalised, recorded with the decision. */
+  readonly traceparent?: string | undefined;
 }
 
 /** An event the decision appends: its stream, the state the stream must be in, its type and data. */
@@ -112,6 +121,8 @@ export interface Decided {
   readonly problems: ReadonlyArray<RequestProblem>;
   /** The approval a `pending_approval` decision waits on; null for every other status. */
   readonly pending: PendingApproval | null;
+  /** The budget charges of an allowed call, made before its events are appended; empty for every other status. */
+  readonly charges: ReadonlyArray<BudgetCharge>;
 }
 
 interface Verdict {
@@ -123,6 +134,7 @@ interface Verdict {
   readonly determiningPolicies: ReadonlyArray<string>;
   /** The approval stage's outcome, when the request got that far. */
   readonly stage?: ApprovalStage;
+  readonly charges?: ReadonlyArray<BudgetCharge>;
 }
 
 /** The checks of a valid request, in order, to the first failure. */
@@ -195,6 +207,14 @@ function verdictOf(input: DecideAction, request: ActionRequest): Verdict {
     if (constraintDenied) return constraintDenied;
   }
 
+  const budgets = budgetStage({ manifest, actor, request, notionalUsd: notional(), market: input.market, now, facts: input.budgets });
+  if (budgets.kind !== "none") {
+    ran.push(...budgets.checks);
+    notional = () => budgets.notionalUsd;
+    if (budgets.kind === "denied") return deny(budgets.failure.reason, budgets.failure.detail);
+  }
+  const charges = budgets.kind === "charge" ? budgets.charges : [];
+
   // Last: a request that would be denied anyway is denied, never queued for approval.
   const stage = approvalStage({ manifest, actor, request, notionalUsd: notional(), market: input.market, now, facts: input.approvals });
   ran.push(...stage.checks);
@@ -207,7 +227,7 @@ function verdictOf(input: DecideAction, request: ActionRequest): Verdict {
     case "use":
     case "none": {
       const by = [permit ? `permit ${permit.permit_id}` : undefined, stage.kind === "use" ? `approval ${stage.approval.requested.approval_id}` : undefined].filter(Boolean);
-      return { status: "allowed", reason: null, detail: `allowed by policy${by.length > 0 ? ` and ${by.join(" and ")}` : ""}`, checks: ran, notionalUsd: stage.notionalUsd, determiningPolicies, stage };
+      return { status: "allowed", reason: null, detail: `allowed by policy${by.length > 0 ? ` and ${by.join(" and ")}` : ""}`, checks: ran, notionalUsd: stage.notionalUsd, determiningPolicies, stage, charges };
     }
   }
 }
@@ -227,6 +247,7 @@ export function decide(input: DecideAction): Decided {
     decided_at: decidedAt,
     actor: input.caller.role === "agent" ? input.caller.actor : "operator",
     request_sha256: input.bodySha256,
+    ...(input.traceparent === undefined ? {} : { traceparent: input.traceparent }),
   };
   const receipt = (status: ActionDecided["status"], checks: ReadonlyArray<InvariantCheck>, permitId: string | null, intentHash: string | null) =>
     receiptHash({ policy_id: input.policy.policyId, permit_id: permitId, intent_hash: intentHash, decision: status, invariant_checks: checks, timestamp: decidedAt });
@@ -251,7 +272,7 @@ export function decide(input: DecideAction): Decided {
       determining_policies: [],
       http_status: parsed.httpStatus,
     };
-    return { decision, events: [decisionEvent(decision)], problems: parsed.problems, pending: null };
+    return { decision, events: [decisionEvent(decision)], problems: parsed.problems, pending: null, charges: [] };
   }
 
   const { request, intentHash } = parsed;
@@ -307,12 +328,12 @@ export function decide(input: DecideAction): Decided {
     http_status: httpStatusOf(verdict.reason),
   };
   const sealed = { ...decision, receipt_hash: receipt(decision.status, decision.invariant_checks, decision.permit_id, intentHash) };
-  if (stage?.kind !== "pending" || verdict.status !== "pending_approval") return { decision: sealed, events: [...claims, decisionEvent(sealed)], problems: [], pending: null };
+  if (stage?.kind !== "pending" || verdict.status !== "pending_approval") return { decision: sealed, events: [...claims, decisionEvent(sealed)], problems: [], pending: null, charges: verdict.charges ?? [] };
 
   if (stage.existing !== undefined) {
     const waiting = stage.existing.requested;
     const pending = { approval_id: waiting.approval_id, request_digest: waiting.request_digest, expires_at: waiting.expires_at, quorum: waiting.quorum, granted_by: [...new Set(stage.existing.grants.map((grant) => grant.operator))] };
-    return { decision: sealed, events: [decisionEvent(sealed)], problems: [], pending };
+    return { decision: sealed, events: [decisionEvent(sealed)], problems: [], pending, charges: [] };
   }
   const requested: ApprovalRequested = {
     approval_id: approvalIdOf(input.decisionId),
@@ -332,6 +353,7 @@ export function decide(input: DecideAction): Decided {
     events: [{ stream: approvalStream(requested.approval_id), expected: "no_stream", type: APPROVAL_REQUESTED, data: requested as unknown as JsonObject }, decisionEvent(sealed)],
     problems: [],
     pending: { approval_id: requested.approval_id, request_digest: requested.request_digest, expires_at: requested.expires_at, quorum: requested.quorum, granted_by: [] },
+    charges: [],
   };
 }
 
@@ -361,5 +383,5 @@ export function loseClaim(decided: Decided, lost: DecisionEvent): Decided {
     }),
     http_status: httpStatusOf(claim.reason),
   };
-  return { decision, events: [decisionEvent(decision)], problems: [], pending: null };
+  return { decision, events: [decisionEvent(decision)], problems: [], pending: null, charges: [] };
 }

@@ -50,5 +50,7 @@ export const ActionDecided = Schema.Struct({
   approval_id: Schema.optional(Schema.NullOr(Schema.String)),
   determining_policies: Schema.Array(Schema.String),
   http_status: Schema.Int,
+  /** The caller's W3C `traceparent` (contract section 11), as parsed; absent when it sent none or one that does not parse. */
+  traceparent: Schema.optional(Schema.String.pipe(Schema.pattern(/^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/))),
 });
 export type ActionDecided = typeof ActionDecided.Type;

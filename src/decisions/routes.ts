@@ -20,7 +20,10 @@ export function decisionRoutes(run: RunEffect<DecisionService | EventStore>) {
 
   app.post("/actions", async (c) => {
     const body = await readCappedBody(c.req.raw, MAX_ACTION_BODY_BYTES, c.env as NodeIncoming | undefined);
-    const answer = actionAnswer(await run(Effect.flatMap(DecisionService, (service) => service.decideAction(c.get("principal"), body))));
+    const decision = Effect.flatMap(DecisionService, (service) => service.decideAction(c.get("principal"), body, { traceparent: c.req.header("traceparent") }));
+    // Under the request's span when tracing is on (app.ts).
+    const span = c.get("span");
+    const answer = actionAnswer(await run(span === undefined ? decision : Effect.withParentSpan(decision, span)));
     return c.body(JSON.stringify(answer.body), answer.status, { "content-type": answer.contentType });
   });
 

@@ -22,6 +22,7 @@ import { Ids } from "../platform/Ids.ts";
 import { Metrics } from "../platform/Metrics.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { brokerRuleFor } from "../policy/brokerChecks.ts";
+import type { PolicyManifest } from "../policy/PolicyManifest.ts";
 import { BrokerError, Brokers, type CommandSpec, type ExecutionOutcome } from "./Broker.ts";
 import { commandSpec } from "./commandSpec.ts";
 import {
@@ -103,6 +104,10 @@ export interface ExecutionRequest {
   readonly actor: string;
   readonly action: string;
   readonly execute: ExecuteSpec;
+  /** The manifest of the bundle that allowed the decision, whose broker rule the run keeps to (default: the active bundle's). */
+  readonly manifest?: PolicyManifest;
+  /** W3C `traceparent` the command sees as `TRACEPARENT`, so its own spans join the caller's trace. */
+  readonly traceparent?: string;
 }
 
 /** How often runs of processes that are gone are looked for after the first time at start. */
@@ -136,8 +141,8 @@ export class ExecutionService extends Context.Tag("zt/ExecutionService")<Executi
         const { decisionId, execute: spec } = request;
         const brokerName = spec.broker;
         return Effect.gen(function* () {
-          const rule = brokerRuleFor(policy.manifest, request.actor, request.action, brokerName);
-          const command = rule === undefined ? undefined : commandSpec(decisionId, spec, rule);
+          const rule = brokerRuleFor(request.manifest ?? policy.manifest, request.actor, request.action, brokerName);
+          const command = rule === undefined ? undefined : commandSpec(decisionId, spec, rule, request.traceparent);
           const started = yield* append(decisionId, request.decidedRevision, EXECUTION_STARTED, ExecutionStarted, {
             decision_id: decisionId,
             broker: brokerName,

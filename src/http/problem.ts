@@ -34,6 +34,7 @@ export const PROBLEMS = {
   approval_closed: { status: 409, title: "The approval is rejected, expired or used and takes no more votes" },
   approval_already_granted: { status: 409, title: "The approval's quorum already granted it" },
   approval_duplicate_grant: { status: 409, title: "This operator already granted the approval" },
+  policy_invalid: { status: 422, title: "The policy bundle on disk does not load; the bundles in force stay" },
   corrupt_record: { status: 500, title: "A stored record does not decode" },
   audit_unavailable: { status: 503, title: "The event store or audit trail cannot be read or written" },
   internal_error: { status: 500, title: "Internal error" },

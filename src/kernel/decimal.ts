@@ -63,3 +63,18 @@ export function formatDecimal(value: Decimal): string {
   const fraction = digits.slice(digits.length - value.scale).replace(/0+$/, "");
   return fraction.length > 0 ? `${whole}.${fraction}` : whole;
 }
+
+/** a + b, exactly. */
+export function addDecimals(a: Decimal, b: Decimal): Decimal {
+  const scale = Math.max(a.scale, b.scale);
+  return { coefficient: a.coefficient * 10n ** BigInt(scale - a.scale) + b.coefficient * 10n ** BigInt(scale - b.scale), scale };
+}
+
+/** a - b, exactly, or zero when b is larger (budgets never go below nothing spent). */
+export function subtractDecimals(a: Decimal, b: Decimal): Decimal {
+  const scale = Math.max(a.scale, b.scale);
+  const difference = a.coefficient * 10n ** BigInt(scale - a.scale) - b.coefficient * 10n ** BigInt(scale - b.scale);
+  return { coefficient: difference < 0n ? 0n : difference, scale };
+}
+
+export const ZERO_DECIMAL: Decimal = { coefficient: 0n, scale: 0 };

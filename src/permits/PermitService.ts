@@ -23,12 +23,14 @@ export class PermitService extends Context.Tag("zt/PermitService")<PermitService
     PermitService,
     Effect.gen(function* () {
       const store = yield* EventStore;
-      const policy = yield* ActivePolicy;
+      const active = yield* ActivePolicy;
       const identity = yield* Identity;
       const ids = yield* Ids;
       return {
         issue: (input) =>
           Effect.gen(function* () {
+            // One bundle for the whole issue, even across a reload.
+            const policy = active.current();
             const checked = checkPermitRequest(policy.manifest, input);
             if (Either.isLeft(checked)) return Either.left(checked.left);
             const now = yield* Clock.currentTimeMillis;

@@ -99,7 +99,12 @@ export function makeMetrics() {
   const unhashableEvents = new Counter("zt_audit_unhashable_events_total", "Stored events that could not be canonicalised and were chained with the stand-in hash (zt audit verify fails on each).");
   const auditWriterUp = new Gauge("zt_audit_writer_up", "1 while the audit projection writer runs or stands by for another instance's lease, 0 while it is restarting after a failure.");
   const anchorDiverged = new Gauge("zt_anchor_diverged", "1 when the audit log diverges from the chain's latest anchor (anchoring stopped, an alarm), else 0.");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp, anchorDiverged];
+  const candidateDisagreements = new Counter("zt_policy_candidate_disagreements_total", "Decisions the candidate policy bundle would have answered otherwise, by the first differing check and both answers (allowed or the reason).");
+  const candidateEventsLost = new Counter("zt_policy_candidate_events_lost_total", "Candidate disagreements counted but not recorded as events (the queue was full or the store refused them).");
+  const policyReloads = new Counter("zt_policy_reloads_total", "Policy reloads asked for, by outcome (activated, unchanged, refused, unrecorded).");
+  const budgetConflicts = new Counter("zt_budget_append_conflicts_total", "Budget charges refused because another writer appended to the budget first (the call is decided again).");
+  const budgetReclaims = new Counter("zt_budget_charges_reclaimed_total", "Budget charges voided because their decision was never recorded.");
+  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp, anchorDiverged, candidateDisagreements, candidateEventsLost, policyReloads, budgetConflicts, budgetReclaims];
   return {
     decisions,
     decisionLatency,
@@ -112,6 +117,11 @@ export function makeMetrics() {
     unhashableEvents,
     auditWriterUp,
     anchorDiverged,
+    candidateDisagreements,
+    candidateEventsLost,
+    policyReloads,
+    budgetConflicts,
+    budgetReclaims,
     render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
 }

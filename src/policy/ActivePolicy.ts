@@ -1,7 +1,13 @@
 /**
- * The active policy bundle as a service. It is loaded and compiled once at startup from
- * `ZT_POLICY_DIR`; a bundle that does not load stops startup with every problem listed
- * by file and line. There is no fallback policy.
+ * The active policy bundle as a service, and the candidate bundle evaluated beside it
+ * (contract section 11). Both are loaded and compiled at startup from `ZT_POLICY_DIR`
+ * and `ZT_POLICY_CANDIDATE_DIR`; a bundle that does not load stops startup with every
+ * problem listed by file and line. There is no fallback policy.
+ *
+ * A reload (PolicyReload) swaps both at once with `replace`, after they compiled. The
+ * service's own PolicyBundle fields always answer for the bundle in force at the moment
+ * they are read; a caller that must not see two bundles in one piece of work (a decision)
+ * takes `current()` once and uses that.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,7 +50,59 @@ export function loadPolicyBundle(directory: string): Effect.Effect<PolicyBundle,
   });
 }
 
-export class ActivePolicy extends Context.Tag("zt/ActivePolicy")<ActivePolicy, PolicyBundle>() {
-  static readonly fromDirectory = (directory: string): Layer.Layer<ActivePolicy, PolicyLoadError> =>
-    Layer.effect(ActivePolicy, loadPolicyBundle(directory));
+export interface ActivePolicyShape extends PolicyBundle {
+  /** Where the active bundle is loaded from. */
+  readonly directory: string;
+  /** Where the candidate bundle is loaded from, when one is configured. */
+  readonly candidateDirectory: string | undefined;
+  /** The bundle in force now. */
+  readonly current: () => PolicyBundle;
+  /** The candidate bundle evaluated beside it, if any. */
+  readonly candidate: () => PolicyBundle | undefined;
+  /** Puts both in force at once (both already compiled). */
+  readonly replace: (active: PolicyBundle, candidate: PolicyBundle | undefined) => void;
+}
+
+/** A holder of the active and candidate bundles whose PolicyBundle fields read the active one. */
+export function makeActivePolicy(directory: string, active: PolicyBundle, candidateDirectory?: string, candidate?: PolicyBundle): ActivePolicyShape {
+  let inForce = active;
+  let beside = candidate;
+  return {
+    directory,
+    candidateDirectory,
+    get policyId() {
+      return inForce.policyId;
+    },
+    get policyHash() {
+      return inForce.policyHash;
+    },
+    get manifest() {
+      return inForce.manifest;
+    },
+    get files() {
+      return inForce.files;
+    },
+    get cedarPolicyIds() {
+      return inForce.cedarPolicyIds;
+    },
+    authorize: (request) => inForce.authorize(request),
+    current: () => inForce,
+    candidate: () => beside,
+    replace: (next, nextCandidate) => {
+      inForce = next;
+      beside = nextCandidate;
+    },
+  };
+}
+
+export class ActivePolicy extends Context.Tag("zt/ActivePolicy")<ActivePolicy, ActivePolicyShape>() {
+  static readonly fromDirectory = (directory: string, candidateDirectory?: string): Layer.Layer<ActivePolicy, PolicyLoadError> =>
+    Layer.effect(
+      ActivePolicy,
+      Effect.gen(function* () {
+        const active = yield* loadPolicyBundle(directory);
+        const candidate = candidateDirectory === undefined ? undefined : yield* loadPolicyBundle(candidateDirectory);
+        return makeActivePolicy(directory, active, candidateDirectory, candidate);
+      }),
+    );
 }

@@ -1,8 +1,9 @@
 /**
  * The policy manifest (`policy.json`) of a bundle: permit rules, market snapshot
- * freshness, broker rules and approval rules. Cedar answers "may this actor do this action on this
- * resource"; the manifest holds what Cedar cannot express as a plain allow/deny with a
- * reason of its own (permit requirements, constraint names, broker and image allowlists).
+ * freshness, broker rules, approval rules and budgets. Cedar answers "may this actor do
+ * this action on this resource"; the manifest holds what Cedar cannot express as a plain
+ * allow/deny with a reason of its own (permit requirements, constraint names, broker and
+ * image allowlists, spending over time).
  */
 import { Schema } from "effect";
 import { ResourcePattern } from "../vocabulary/Permit.ts";
@@ -109,8 +110,11 @@ export type ExecutionRule = typeof ExecutionRule.Type;
  * over this many USD), and then an allowed request waits for `quorum` distinct operators
  * to grant it, within `ttl_seconds`. The first matching rule in the manifest's order applies.
  */
+/** The id of an approval rule or a budget: 1-64 of a-z, 0-9, _ and -. */
+const RuleId = Name.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: () => "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit" }));
+
 export const ApprovalRule = Schema.Struct({
-  id: Name.pipe(Schema.pattern(/^[a-z0-9][a-z0-9_-]{0,63}$/, { message: () => "must be 1-64 of a-z, 0-9, _ and -, starting with a letter or digit" })),
+  id: RuleId,
   actor: Schema.optional(Name),
   action: Schema.optional(Name),
   resource: Schema.optional(ResourcePattern),
@@ -154,6 +158,38 @@ export const ApprovalSettings = Schema.Struct({
 );
 export type ApprovalSettings = typeof ApprovalSettings.Type;
 
+/**
+ * A budget (contract section 11): how much an actor may spend on an action over a rolling
+ * window, as a sum of `notional_usd` (amount x price from the trusted snapshot), a number
+ * of allowed calls, or both. `actor` names one actor; without it every actor has a budget
+ * of its own under this rule. `resource` (exact, or a trailing-`*` prefix) narrows it.
+ * Every budget that matches a call applies. The charges are events on the stream of the
+ * budget's id and the actor (BudgetLedger), so keeping the id keeps what was spent when
+ * the limits change, and a new id starts from nothing.
+ */
+export const BudgetRule = Schema.Struct({
+  id: RuleId,
+  actor: Schema.optional(Name),
+  action: Name,
+  resource: Schema.optional(ResourcePattern),
+  window_seconds: Schema.Int.pipe(Schema.between(1, 31 * 86_400)),
+  max_notional_usd: Schema.optional(Schema.Number.pipe(Schema.finite(), Schema.nonNegative())),
+  max_calls: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000_000))),
+}).pipe(Schema.filter((rule) => rule.max_notional_usd !== undefined || rule.max_calls !== undefined || { path: ["max_calls"], message: "a budget needs max_notional_usd, max_calls or both" }));
+export type BudgetRule = typeof BudgetRule.Type;
+
+const BudgetRules = Schema.Array(BudgetRule).pipe(
+  Schema.maxItems(256),
+  Schema.filter((rules) => {
+    const seen = new Set<string>();
+    for (const [index, rule] of rules.entries()) {
+      if (seen.has(rule.id)) return { path: [index, "id"], message: `duplicate budget id "${rule.id}"` };
+      seen.add(rule.id);
+    }
+    return true;
+  }),
+);
+
 export const PolicyManifest = Schema.Struct({
   policy_id: Name,
   description: Schema.optional(Schema.String),
@@ -172,5 +208,6 @@ export const PolicyManifest = Schema.Struct({
     { default: () => ({ rules: [] }) },
   ),
   approvals: Schema.optionalWith(ApprovalSettings, { default: () => ({ rules: [] }) }),
+  budgets: Schema.optionalWith(BudgetRules, { default: () => [] }),
 });
 export type PolicyManifest = typeof PolicyManifest.Type;

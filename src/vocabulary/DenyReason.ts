@@ -1,5 +1,5 @@
 /**
- * The stable deny reasons of contract sections 4 and 9, with the HTTP status each answers and
+ * The stable deny reasons of contract sections 4, 9 and 11, with the HTTP status each answers and
  * what it means. The deny reason table of docs/agents.md and the OpenAPI document follow this list.
  */
 
@@ -30,6 +30,7 @@ export const DENY_REASONS = {
   approval_rejected: { status: 403, meaning: "An operator rejected the approval this request names (or, for a repeat without `approval_id`, this exact request, until the approval's `expires_at`)." },
   approval_expired: { status: 403, meaning: "The approval this request names is past its `expires_at` (granted or not)." },
   approval_consumed: { status: 403, meaning: "The approval this request names was already used by an allowed decision (each approval allows exactly one)." },
+  budget_exceeded: { status: 403, meaning: "The call would take a budget of the policy (per actor and action over a rolling window: a notional USD sum, a number of calls, or both) past its limit. `detail` names the budget and what remains of it." },
   policy_unavailable: { status: 503, meaning: "The policy engine could not evaluate the request. Fail closed: nothing runs." },
   audit_unavailable: { status: 503, meaning: "The decision could not be durably recorded. Fail closed: nothing runs. A permit whose nonce was consumed just before the failure stays spent." },
 } as const;

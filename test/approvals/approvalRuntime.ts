@@ -8,6 +8,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, TestContext } from "effect";
 import { ApprovalBook } from "../../src/approvals/ApprovalBook.ts";
+import { BudgetLedger } from "../../src/budgets/BudgetLedger.ts";
 import { ApprovalService } from "../../src/approvals/ApprovalService.ts";
 import { DecisionService, type DecisionOutcome } from "../../src/decisions/DecisionService.ts";
 import type { EventStore } from "../../src/events/EventStore.ts";
@@ -39,7 +40,7 @@ export function approvalRuntime<A>(options: { readonly policyDir?: string; reado
     Identity.fromDataDir(dataDir, { production: false }),
     ActivePolicy.fromDirectory(options.policyDir ?? EXAMPLE_POLICY_DIR),
   );
-  const services = Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(base));
+  const services = Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer, BudgetLedger.layer).pipe(Layer.provideMerge(base));
   const core = Layer.mergeAll(DecisionService.layer, ApprovalService.layer, PermitService.layer).pipe(Layer.provideMerge(services));
   const withExtra = options.extra === undefined ? core : options.extra.pipe(Layer.provideMerge(core));
   // The test clock first, so that every service and background fiber reads it.

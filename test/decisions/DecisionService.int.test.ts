@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import { Effect, Layer, ManagedRuntime } from "effect";
 import { ApprovalBook } from "../../src/approvals/ApprovalBook.ts";
+import { BudgetLedger } from "../../src/budgets/BudgetLedger.ts";
 import { ACTION_DECIDED } from "../../src/decisions/events.ts";
 import { decisionStream } from "../../src/vocabulary/DecisionId.ts";
 import { DecisionService } from "../../src/decisions/DecisionService.ts";
@@ -45,7 +46,7 @@ function decisionServiceOn(server: FakeEventStoreDB) {
   const { esdbEventStoreOn } = adapter;
   const store = Layer.succeed(EventStore, esdbEventStoreOn(server as unknown as Parameters<typeof esdbEventStoreOn>[0], { settleRetry: { baseMs: 5, maxMs: 20 } }));
   const base = Layer.mergeAll(store, Ids.layer, Metrics.layer, Layer.succeed(Logs, makeLogSink("none")), Brokers.layer(), Identity.fromDataDir(dataDir, { production: false }), ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR));
-  return ManagedRuntime.make(DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(base)))));
+  return ManagedRuntime.make(DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer, BudgetLedger.layer).pipe(Layer.provideMerge(base)))));
 }
 
 const desk7 = { role: "agent", actor: "agent:desk-7" } as const;

@@ -13,6 +13,8 @@ import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { Either } from "effect";
 import { evolveApproval, foldApproval, type Approval } from "../../src/approvals/Approval.ts";
+import type { BudgetFacts } from "../../src/budgets/budgetStage.ts";
+import { parseDecimal, ZERO_DECIMAL } from "../../src/kernel/decimal.ts";
 import { decide, loseClaim, type DecideAction, type Decided } from "../../src/decisions/decide.ts";
 import type { ActionDecided } from "../../src/decisions/events.ts";
 import { compilePolicyBundle } from "../../src/policy/PolicyBundle.ts";
@@ -52,6 +54,8 @@ const SNAPSHOT: MarketSnapshot = { as_of: "2026-02-23T18:40:00Z", prices: { SOL:
 const GOOD_FACTS = { issuerTrusted: true, signatureValid: true, nonceSeen: false };
 const DESK7 = { role: "agent", actor: "agent:desk-7" } as const;
 const INTENT = { protocol: "jupiter", asset: "SOL", amount: "12.5", slippage_bps: 30 };
+/** The example bundle's desk-7 swap budget with an empty window. */
+const NOTHING_SPENT: BudgetFacts = new Map([["desk-7-swaps-daily", { notionalUsd: ZERO_DECIMAL, calls: 0 }]]);
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const jcs = (value: unknown) => canonicalize(value) ?? assert.fail("no JCS");
@@ -73,6 +77,7 @@ function given(overrides: Partial<Omit<DecideAction, "parsed">> & { request?: Ac
     policy,
     permitFacts: GOOD_FACTS,
     market: SNAPSHOT,
+    budgets: NOTHING_SPENT,
     ...rest,
   };
 }
@@ -99,6 +104,7 @@ const SWAP_CHECKS = [
   "market_snapshot_fresh",
   "max_notional",
   "max_slippage",
+  "budget",
   "approval_rule",
   "nonce_consumed",
 ];
@@ -138,6 +144,10 @@ describe("decide", () => {
         claim: { check: "nonce_consumed", reason: "nonce_replay_detected", detail: "the permit's nonce was consumed by a concurrent request" },
       },
       { stream: `decision-${DECISION_ID}`, expected: "no_stream", type: "ActionDecided.v1", data: decision },
+    ]);
+    // Charged to the example bundle's daily budget, which the service appends before the claims.
+    assert.deepEqual(decide(given()).charges, [
+      { budgetId: "desk-7-swaps-daily", actor: "agent:desk-7", action: "swap.execute", stream: "budget-desk-7-swaps-daily-agent:desk-7", windowSeconds: 86400, notionalUsd: "1776.25" },
     ]);
   });
 
@@ -373,7 +383,7 @@ describe("decide: human approval (contract section 9)", () => {
     assert.equal(data.reason, "approval_required");
     assert.equal(data.http_status, 202);
     assert.equal(data.approval_id, APPROVAL_ID);
-    assert.deepEqual(data.invariant_checks.slice(-3), [{ name: "max_slippage", ok: true }, { name: "approval_rule", ok: true }, { name: "approval_present", ok: false }]);
+    assert.deepEqual(data.invariant_checks.slice(-3), [{ name: "budget", ok: true }, { name: "approval_rule", ok: true }, { name: "approval_present", ok: false }]);
     assert.equal(data.receipt_hash, receipt(data));
     assert.deepEqual(decided.pending, { approval_id: APPROVAL_ID, request_digest: digest, expires_at: "2026-02-23T19:40:30.000Z", quorum: 1, granted_by: [] });
   });
@@ -420,7 +430,7 @@ describe("decide: human approval (contract section 9)", () => {
       claim: { check: "approval_consumed", reason: "approval_consumed", detail: "the approval was used by a concurrent request" },
     });
     assert.deepEqual(decided.events.map((e) => e.type), ["ApprovalConsumed.v1", "NonceConsumed.v1", "ActionDecided.v1"]);
-    assert.deepEqual(decided.decision.invariant_checks.slice(-6).map((c) => c.name), ["max_slippage", "approval_rule", "approval_match", "approval_status", "approval_consumed", "nonce_consumed"]);
+    assert.deepEqual(decided.decision.invariant_checks.slice(-6).map((c) => c.name), ["budget", "approval_rule", "approval_match", "approval_status", "approval_consumed", "nonce_consumed"]);
     assert.ok(decided.decision.invariant_checks.every((c) => c.ok));
     assert.equal(decided.decision.approval_id, APPROVAL_ID);
     assert.equal((decided.decision.request as Record<string, unknown>)["approval_id"], undefined, "the recorded request holds the call, the approval id beside it");
@@ -533,5 +543,99 @@ describe("decide: human approval (contract section 9)", () => {
         }
       }),
     );
+  });
+});
+
+describe("decide: budgets (contract section 11)", () => {
+  const spent = (usd: string, calls = 0, id = "desk-7-swaps-daily"): BudgetFacts => new Map([[id, { notionalUsd: parseDecimal(usd)!, calls }]]);
+  /** The example bundle with other budgets (and, for MCP calls, a schema and policy that allow `mcp.tools_call`). */
+  const bundleWithBudgets = (budgets: unknown[]) => {
+    const manifest = JSON.parse(readFileSync(join(POLICY_DIR, "policy.json"), "utf8"));
+    manifest.budgets = budgets;
+    const schema = readFileSync(join(POLICY_DIR, "schema.cedarschema"), "utf8").replace('"shell.exec"', '"shell.exec", "mcp.tools_call"');
+    const bundle = compilePolicyBundle([
+      ...readdirSync(POLICY_DIR).filter((name) => !["policy.json", "images.lock.json", "schema.cedarschema"].includes(name)).map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
+      { path: "policy.json", bytes: new TextEncoder().encode(JSON.stringify(manifest)) },
+      { path: "schema.cedarschema", bytes: new TextEncoder().encode(schema) },
+      { path: "mcp.cedar", bytes: new TextEncoder().encode('permit (principal == Agent::"agent:desk-7", action == Action::"mcp.tools_call", resource) when { resource.path like "mcp:github/*" };') },
+    ]);
+    if (Either.isLeft(bundle)) throw new Error(JSON.stringify(bundle.left));
+    return bundle.right;
+  };
+
+  test("given a window that has room, the swap is allowed, checked at budget, and charged with its notional", () => {
+    const decided = decide(given({ budgets: spent("998223.75") }));
+    assert.equal(decided.decision.status, "allowed");
+    assert.deepEqual(decided.decision.invariant_checks.find((check) => check.name === "budget"), { name: "budget", ok: true });
+    assert.deepEqual(decided.charges.map((charge) => [charge.stream, charge.notionalUsd]), [["budget-desk-7-swaps-daily-agent:desk-7", "1776.25"]]);
+  });
+
+  test("given a window one cent short, then denied budget_exceeded at budget with what remains, nothing consumed or charged", () => {
+    const decided = decide(given({ budgets: spent("998223.76") }));
+    const data = decided.events.at(-1)!.data as unknown as ActionDecided;
+    assert.equal(data.status, "denied");
+    assert.equal(data.reason, "budget_exceeded");
+    assert.equal(data.http_status, 403);
+    assert.equal(data.detail, "budget desk-7-swaps-daily: 1776.24 of 1000000 USD notional remain in its rolling 86400 s window; this call needs 1776.25 USD");
+    assert.deepEqual(data.invariant_checks.at(-1), { name: "budget", ok: false });
+    assert.deepEqual(decided.events.map((event) => event.type), ["ActionDecided.v1"]);
+    assert.deepEqual(decided.charges, []);
+    assert.equal(data.receipt_hash, receipt(data));
+  });
+
+  test("a call over budget is denied, never queued for approval", () => {
+    const big = swap({ intent: { ...INTENT, amount: "100" }, permit: { ...PERMIT, constraints: { ...PERMIT.constraints, max_notional_usd: 100000 } } });
+    const decided = decide(given({ request: big, budgets: spent("995000") }));
+    assert.equal(decided.decision.reason, "budget_exceeded");
+    assert.equal(decided.pending, null);
+  });
+
+  test("without what the window holds, a budgeted call fails closed (policy_unavailable)", () => {
+    const decided = decide(given({ budgets: undefined }));
+    assert.equal(decided.decision.reason, "policy_unavailable");
+    assert.deepEqual(decided.decision.invariant_checks.at(-1), { name: "budget", ok: false });
+  });
+
+  test("a notional budget prices a call the permit did not, and fails closed when it cannot", () => {
+    const policy = bundleWithBudgets([{ id: "quotes", actor: "agent:desk-7", action: "quote.read", window_seconds: 3600, max_notional_usd: 1000 }]);
+    const quote = (intent?: unknown) => ({ actor: "agent:desk-7", action: "quote.read", resource: "solana:mainnet/orca", ...(intent === undefined ? {} : { intent }) }) as ActionRequest;
+    const run = (request: ActionRequest, facts: BudgetFacts | undefined, market: MarketSnapshot | null = SNAPSHOT) =>
+      decide(given({ policy, request, permitFacts: undefined, market: market ?? undefined, budgets: facts })).decision;
+    assert.equal(run(quote({ asset: "SOL", amount: "7" }), spent("0", 0, "quotes")).status, "allowed");
+    assert.equal(run(quote({ asset: "SOL", amount: "8" }), spent("0", 0, "quotes")).reason, "budget_exceeded");
+    assert.equal(run(quote({ asset: "SOL", amount: "1" }), spent("0", 0, "quotes"), null).reason, "market_snapshot_stale");
+    assert.equal(run(quote({ asset: "BONK", amount: "1" }), spent("0", 0, "quotes")).reason, "market_price_unknown");
+    const unbounded = run(quote({ asset: "SOL" }), spent("0", 0, "quotes"));
+    assert.equal(unbounded.reason, "budget_exceeded");
+    assert.match(unbounded.detail, /no amount/);
+  });
+
+  test("a count budget for MCP tool calls: the call that would be one too many is denied, naming what remains", () => {
+    const policy = bundleWithBudgets([{ id: "github-calls", action: "mcp.tools_call", resource: "mcp:github/*", window_seconds: 3600, max_calls: 10 }]);
+    const call = { actor: "agent:desk-7", action: "mcp.tools_call", resource: "mcp:github/create_issue", context: { arguments: {} } } as ActionRequest;
+    const run = (calls: number) => decide(given({ policy, request: call, permitFacts: undefined, market: undefined, budgets: spent("0", calls, "github-calls") }));
+    const ninth = run(9);
+    assert.equal(ninth.decision.status, "allowed");
+    assert.deepEqual(ninth.charges, [{ budgetId: "github-calls", actor: "agent:desk-7", action: "mcp.tools_call", stream: "budget-github-calls-agent:desk-7", windowSeconds: 3600, notionalUsd: null }]);
+    const eleventh = run(10);
+    assert.equal(eleventh.decision.reason, "budget_exceeded");
+    assert.equal(eleventh.decision.detail, "budget github-calls: 0 of 10 calls remain in its rolling 3600 s window; this call needs one more");
+    // Another tool server is not under this budget.
+    assert.deepEqual(decide(given({ policy, request: { ...call, resource: "mcp:slack/post" }, permitFacts: undefined, market: undefined })).charges, []);
+  });
+
+  test("the manifest refuses a budget without a limit, and duplicate budget ids", () => {
+    const compile = (budgets: unknown[]) => {
+      const manifest = JSON.parse(readFileSync(join(POLICY_DIR, "policy.json"), "utf8"));
+      manifest.budgets = budgets;
+      return compilePolicyBundle([
+        ...readdirSync(POLICY_DIR).filter((name) => name !== "policy.json" && name !== "images.lock.json").map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
+        { path: "policy.json", bytes: new TextEncoder().encode(JSON.stringify(manifest)) },
+      ]);
+    };
+    const noLimit = compile([{ id: "b", action: "swap.execute", window_seconds: 60 }]);
+    assert.ok(Either.isLeft(noLimit) && noLimit.left.some((problem) => problem.message.includes("max_notional_usd, max_calls or both")));
+    const twice = compile([{ id: "b", action: "swap.execute", window_seconds: 60, max_calls: 1 }, { id: "b", action: "quote.read", window_seconds: 60, max_calls: 1 }]);
+    assert.ok(Either.isLeft(twice) && twice.left.some((problem) => problem.message.includes('duplicate budget id "b"')));
   });
 });

@@ -3,7 +3,8 @@
  * decision asks of the event store (appends, reads, group commits) and of Effect's
  * logger, counted on the real service over a real SQLite store. The figures are the
  * floor the decision path's guarantees allow (one durable append per decision, plus the
- * nonce's own when a permit is spent; the nonce and snapshot reads for a permit); a
+ * nonce's own when a permit is spent and a budget's charge when a budget applies; the
+ * nonce and snapshot reads for a permit); a
  * change that adds a round trip, or logs through Effect's logger (about 10 us a line), on
  * the request path fails here.
  */
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Effect, Layer, Logger, ManagedRuntime } from "effect";
 import { ApprovalBook } from "../../src/approvals/ApprovalBook.ts";
+import { BudgetLedger } from "../../src/budgets/BudgetLedger.ts";
 import { DecisionService } from "../../src/decisions/DecisionService.ts";
 import { actionAnswer } from "../../src/decisions/views.ts";
 import { EventStore, type EventStoreShape } from "../../src/events/EventStore.ts";
@@ -71,7 +73,7 @@ describe("what one decision costs the store and the logger", () => {
     ActivePolicy.fromDirectory(EXAMPLE_POLICY_DIR),
   );
   const runtime = ManagedRuntime.make(
-    DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer).pipe(Layer.provideMerge(base))), Layer.provide(countingLogger)),
+    DecisionService.layer.pipe(Layer.provideMerge(Layer.mergeAll(MarketSnapshots.layer, ExecutionService.layer, PermitVerifier.layer, ApprovalBook.layer, BudgetLedger.layer).pipe(Layer.provideMerge(base))), Layer.provide(countingLogger)),
   );
   const desk7 = { role: "agent", actor: "agent:desk-7" } as const;
   const decide = async (json: unknown) => {
@@ -93,7 +95,7 @@ describe("what one decision costs the store and the logger", () => {
     assert.deepEqual(counts, { appends: 1, reads: 0, effectLogs: 0 });
   });
 
-  test("a permit spent: the nonce and snapshot reads, the nonce's and the decision's appends, no Effect log line", async () => {
+  test("a permit spent under a budget: the nonce and snapshot reads, the budget's, the nonce's and the decision's appends, no Effect log line", async () => {
     const issuer = readSigningKey(join(dataDir, "keys", "issuer.key.json"));
     const permit = signPermit({
       subject: "agent:desk-7",
@@ -108,7 +110,11 @@ describe("what one decision costs the store and the logger", () => {
     });
     const { answer, counts } = await decide(swapRequest({ permit }));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(counts, { appends: 2, reads: 2, effectLogs: 0 });
+    // The example bundle's desk-7 swap budget (contract section 11) costs one append, the
+    // charge: concurrent instances must not overspend it, so the charge is an append
+    // expecting the budget stream's revision (BudgetLedger); its window is read from
+    // memory, and the store only when another writer moved the stream.
+    assert.deepEqual(counts, { appends: 3, reads: 2, effectLogs: 0 });
   });
 
   test("a malformed body: one append, no read", async () => {

@@ -67,6 +67,7 @@ const ALLOWED_SWAP_CHECKS = [
   "market_snapshot_fresh",
   "max_notional",
   "max_slippage",
+  "budget",
   "approval_rule",
   "nonce_consumed",
 ];

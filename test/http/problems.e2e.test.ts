@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { PROBLEM_CONTENT_TYPE } from "../../src/http/problem.ts";
-import { makeHarness, swapRequest, type Harness, type Reply, type RequestOptions } from "../support/harness.ts";
+import { examplePolicyWith, makeHarness, swapRequest, type Harness, type Reply, type RequestOptions } from "../support/harness.ts";
 
 type Who = "none" | "agent" | "operator";
 
@@ -25,6 +26,7 @@ interface ProblemCase {
 }
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+const UNKNOWN_APPROVAL = "apr_01J9QJ00000000000000000000";
 const DEEP = "[".repeat(3000) + "]".repeat(3000);
 const OVERSIZED = JSON.stringify({ pad: "x".repeat(70 * 1024) });
 const NOT_JSON = { body: "{not json", headers: { "content-type": "application/json" } };
@@ -35,7 +37,23 @@ const PUBLIC_ROUTES = new Set(["GET /healthz", "GET /keys", "GET /openapi.json",
 /** The errors that need no store failure. `{decision}` is an ops-1 decision made in `before`. */
 const CASES: ReadonlyArray<ProblemCase> = [
   // 401: no token, a wrong one, a wrong scheme.
-  ...["POST /actions", "GET /decisions/:id", "POST /permits", "PUT /market/snapshot", "GET /metrics", "GET /audit/head", "GET /audit/records", "GET /audit/batches", "GET /audit/consistency", "GET /audit/proofs/:decision_id"].map(
+  ...[
+    "POST /actions",
+    "GET /decisions/:id",
+    "POST /permits",
+    "PUT /market/snapshot",
+    "GET /metrics",
+    "GET /audit/head",
+    "GET /audit/records",
+    "GET /audit/batches",
+    "GET /audit/consistency",
+    "GET /audit/proofs/:decision_id",
+    "GET /approvals",
+    "GET /approvals/:id",
+    "POST /approvals/:id/approve",
+    "POST /approvals/:id/reject",
+    "POST /policy/reload",
+  ].map(
     (route): ProblemCase => {
       const [method, path] = route.split(" ") as [string, string];
       return { route, method, path: path.replace(/:[a-z_]+/, UNKNOWN_ID), who: "none", status: 401, reason: "unauthorized" };
@@ -44,8 +62,9 @@ const CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/head", method: "GET", path: "/audit/head", who: "none", options: { headers: { authorization: "Basic b3BlcmF0b3I6eA==" } }, status: 401, reason: "unauthorized" },
   { route: "GET /audit/head", method: "GET", path: "/audit/head", who: "none", options: { headers: { authorization: "Bearer not-a-token" } }, status: 401, reason: "unauthorized" },
   // 403: an agent on the operator's endpoints.
-  ...["POST /permits", "PUT /market/snapshot", "GET /metrics", "GET /audit/head", "GET /audit/records", "GET /audit/batches", "GET /audit/consistency"].map((route): ProblemCase => {
-    const [method, path] = route.split(" ") as [string, string];
+  ...["POST /permits", "PUT /market/snapshot", "GET /metrics", "GET /audit/head", "GET /audit/records", "GET /audit/batches", "GET /audit/consistency", "POST /approvals/:id/approve", "POST /approvals/:id/reject", "POST /policy/reload"].map((route): ProblemCase => {
+    const [method, raw] = route.split(" ") as [string, string];
+    const path = raw.replace(":id", UNKNOWN_APPROVAL);
     return { route, method, path, who: "agent", ...(method === "GET" ? {} : { options: { json: {} } }), status: 403, reason: "forbidden" };
   }),
   // 404: unknown routes and decisions, another agent's decision.
@@ -54,6 +73,9 @@ const CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /decisions/:id", method: "GET", path: "/decisions/{decision}", who: "agent", status: 404, reason: "not_found" },
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: `/audit/proofs/${UNKNOWN_ID}`, who: "operator", status: 404, reason: "not_found" },
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: "/audit/proofs/{decision}", who: "agent", status: 404, reason: "not_found" },
+  { route: "GET /approvals/:id", method: "GET", path: `/approvals/${UNKNOWN_APPROVAL}`, who: "operator", status: 404, reason: "not_found" },
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", status: 404, reason: "not_found" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: "/approvals/not-an-id/reject", who: "operator", status: 404, reason: "not_found" },
   { route: "(none)", method: "GET", path: "/no/such/route", who: "operator", status: 404, reason: "not_found" },
   { route: "(none)", method: "DELETE", path: "/actions", who: "agent", status: 404, reason: "not_found" },
   { route: "(none)", method: "GET", path: "/no/such/route", who: "none", status: 401, reason: "unauthorized" },
@@ -69,6 +91,8 @@ const CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/records", method: "GET", path: "/audit/records?after=-1", who: "operator", status: 400, reason: "invalid_parameter" },
   { route: "GET /audit/consistency", method: "GET", path: "/audit/consistency?from=x&to=1", who: "operator", status: 400, reason: "invalid_parameter" },
   { route: "GET /audit/consistency", method: "GET", path: "/audit/consistency?from=5&to=2", who: "operator", status: 400, reason: "bad_range" },
+  { route: "GET /approvals", method: "GET", path: "/approvals?status=bogus", who: "operator", status: 400, reason: "invalid_parameter" },
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", options: NOT_JSON, status: 400, reason: "malformed_request" },
   // 413: bodies over the cap (the contract's malformed_request with 413).
   { route: "POST /actions", method: "POST", path: "/actions", who: "agent", options: { body: OVERSIZED, headers: { "content-type": "application/json" } }, status: 413, reason: "malformed_request" },
   { route: "POST /permits", method: "POST", path: "/permits", who: "operator", options: { body: OVERSIZED, headers: { "content-type": "application/json" } }, status: 413, reason: "malformed_request" },
@@ -89,6 +113,12 @@ const STORE_DOWN_CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/records", method: "GET", path: "/audit/records", who: "operator", status: 503, reason: "audit_unavailable" },
   { route: "GET /audit/batches", method: "GET", path: "/audit/batches", who: "operator", status: 503, reason: "audit_unavailable" },
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: "/audit/proofs/{decision}", who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "GET /approvals", method: "GET", path: "/approvals", who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "GET /approvals/:id", method: "GET", path: `/approvals/${UNKNOWN_APPROVAL}`, who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "operator", status: 503, reason: "audit_unavailable" },
+  // The bundle on disk was changed (below): recording its activation needs the store.
+  { route: "POST /policy/reload", method: "POST", path: "/policy/reload", who: "operator", status: 503, reason: "audit_unavailable" },
 ];
 
 /**
@@ -118,6 +148,10 @@ function assertProblem(reply: Reply, expected: ProblemCase): void {
 describe("every error answer is problem+json", () => {
   let h: Harness;
   let decision = "";
+  // A copy of the example bundle, so that the reload cases can change it.
+  const policyDir = examplePolicyWith(() => undefined);
+  const manifestFile = join(policyDir, "policy.json");
+  const manifest = readFileSync(manifestFile, "utf8");
   const tokenOf = (who: Who) => (who === "agent" ? h.tokens.desk7 : who === "operator" ? h.tokens.operator : undefined);
   const send = (c: ProblemCase) => {
     const token = tokenOf(c.who);
@@ -125,13 +159,16 @@ describe("every error answer is problem+json", () => {
   };
 
   before(async () => {
-    h = await makeHarness({ env: { ZT_CHECKPOINT_MS: "86400000", ZT_CHECKPOINT_RECORDS: "1000000", ZT_STORE_BUSY_TIMEOUT_MS: "100" } });
+    h = await makeHarness({ policyDir, env: { ZT_CHECKPOINT_MS: "86400000", ZT_CHECKPOINT_RECORDS: "1000000", ZT_STORE_BUSY_TIMEOUT_MS: "100" } });
     // An ops-1 decision: desk-7 may not see it, and no checkpoint covers it.
     const quote = await h.request("POST", "/actions", { token: h.tokens.ops1, json: { actor: "agent:ops-1", action: "quote.read", resource: "solana:mainnet/jupiter", intent: { pair: "SOL/USDC" } } });
     assert.ok(quote.json?.decision_id, quote.text);
     decision = quote.json.decision_id;
   });
-  after(() => h.close());
+  after(async () => {
+    await h.close();
+    rmSync(policyDir, { recursive: true, force: true });
+  });
 
   test("every route of the app is walked, and every route that reads or writes the store is walked with the store down", () => {
     const routes = new Set(h.built.app.routes.filter((route) => route.method !== "ALL").map((route) => `${route.method} ${route.path}`));
@@ -160,8 +197,10 @@ describe("every error answer is problem+json", () => {
       events.exec("ALTER TABLE audit_records RENAME TO audit_records_hidden");
       hidden.push(() => events.exec("ALTER TABLE audit_records_hidden RENAME TO audit_records"));
       events.exec("BEGIN EXCLUSIVE");
+      writeFileSync(manifestFile, manifest.replace('"description": "', '"description": "Changed. '));
       for (const c of STORE_DOWN_CASES) assertProblem(await send(c), c);
     } finally {
+      writeFileSync(manifestFile, manifest);
       if (events.isTransaction) events.exec("ROLLBACK");
       for (const restore of hidden) restore();
       events.close();
@@ -169,5 +208,19 @@ describe("every error answer is problem+json", () => {
     // The store back, the same routes answer again.
     assert.equal((await h.request("GET", `/decisions/${decision}`, { token: h.tokens.operator })).status, 200);
     assert.equal((await h.request("GET", "/audit/records", { token: h.tokens.operator })).status, 200);
+  });
+
+  test("422 policy_invalid when the bundle on disk does not load, naming the file and line; the bundle in force stays", async () => {
+    const before = (await h.request("GET", "/readyz")).json.policy_hash;
+    writeFileSync(manifestFile, manifest.replace('"policy_id"', '"policy_id": 7, "x"'));
+    try {
+      const c: ProblemCase = { route: "POST /policy/reload", method: "POST", path: "/policy/reload", who: "operator", status: 422, reason: "policy_invalid" };
+      const reply = await send(c);
+      assertProblem(reply, c);
+      assert.ok(reply.json.problems.some((problem: string) => problem.includes("policy.json")), reply.text);
+    } finally {
+      writeFileSync(manifestFile, manifest);
+    }
+    assert.equal((await h.request("GET", "/readyz")).json.policy_hash, before);
   });
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { compareDecimals, decimalFromNumber, formatDecimal, multiplyDecimals, parseDecimal } from "../../src/kernel/decimal.ts";
+import { addDecimals, compareDecimals, decimalFromNumber, formatDecimal, multiplyDecimals, parseDecimal, subtractDecimals } from "../../src/kernel/decimal.ts";
 import { formatRfc3339Seconds, parseRfc3339Utc } from "../../src/kernel/timestamp.ts";
 
 test("decimal: exact products where binary floating point is not", () => {
@@ -46,4 +46,14 @@ test("timestamps: strict RFC 3339 UTC", () => {
     assert.equal(parseRfc3339Utc(text), undefined, text);
   }
   assert.equal(formatRfc3339Seconds(Date.UTC(2026, 1, 23, 18, 40, 0, 999)), "2026-02-23T18:40:00Z");
+});
+
+test("decimal: sums and differences are exact, and a difference never goes below zero", () => {
+  const sum = (a: string, b: string) => formatDecimal(addDecimals(parseDecimal(a)!, parseDecimal(b)!));
+  const difference = (a: string, b: string) => formatDecimal(subtractDecimals(parseDecimal(a)!, parseDecimal(b)!));
+  assert.equal(sum("0.1", "0.2"), "0.3");
+  assert.equal(sum("1776.25", "1e3"), "2776.25");
+  assert.equal(difference("1000000", "1776.25"), "998223.75");
+  assert.equal(difference("0.3", "0.1"), "0.2");
+  assert.equal(difference("1", "2.5"), "0");
 });
