@@ -21,8 +21,8 @@ import { leafHash, MerkleTree, verifyConsistency, verifyInclusion } from "../ker
 import { auditLogLayer, storeLayer } from "../layers.ts";
 import { number, parse, text, UsageError, type ParsedArgs } from "./args.ts";
 
-/** The store and data directory of the configuration; audit commands never touch a chain, so its settings are not required. */
-function configFor(store: string | undefined): ServiceConfig {
+/** The store and data directory of the configuration; the commands that read the store never touch a chain, so its settings are not required. */
+export function configFor(store: string | undefined): ServiceConfig {
   return loadConfig({ ...process.env, ZT_CHAIN: "off", ...(store === undefined ? {} : { ZT_STORE: store }) });
 }
 

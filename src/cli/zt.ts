@@ -40,6 +40,9 @@ commands:
         the approvals of a running control plane, newest first (token: --token-file or ZT_TOKEN)
   approvals approve|reject APPROVAL_ID [--note TEXT] [--url URL] [--token-file FILE]
         grant or reject as the operator the token names (exit 1 when the server refuses the vote)
+  policy diff [--store URL] [--candidate HASH | --candidate-dir DIR] [--json]
+        summarise where the candidate policy bundle would have answered otherwise: by check, action
+        and both answers (default candidate: ZT_POLICY_CANDIDATE_DIR, else the last activation's)
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
@@ -148,6 +151,10 @@ export async function runCli(argv: string[]): Promise<number> {
     if (command === "approvals" && (sub === "list" || sub === "approve" || sub === "reject")) {
       const { runApprovalCommand } = await import("./approvalCommands.ts");
       return await runApprovalCommand(sub, rest);
+    }
+    if (command === "policy" && sub === "diff") {
+      const { runPolicyCommand } = await import("./policyCommands.ts");
+      return await runPolicyCommand(rest);
     }
     if (command === "anchor" && sub === "deploy") {
       if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");
