@@ -63,6 +63,7 @@ const DecisionResponse = {
     notional_usd: { type: ["string", "null"], description: "amount x price from the trusted snapshot, when max_notional or an approval rule's threshold priced it" },
     approval_id: { type: ["string", "null"], pattern: "^apr_[0-9A-HJKMNP-TV-Z]{26}$", description: "the approval the decision waits on, used, or was refused over" },
     decided_at: { type: "string", format: "date-time" },
+    traceparent: { type: "string", description: "GET /decisions/{id}: the caller's W3C traceparent, when it sent one that parses" },
     execution: Execution,
     errors: { type: "array", items: { type: "object", properties: { path: { type: "string" }, message: { type: "string" } } } },
   },

@@ -48,6 +48,7 @@ export function decisionRoutes(run: RunEffect<DecisionService | EventStore>) {
       actor: decision.actor,
       action: decision.request?.action ?? null,
       resource: decision.request?.resource ?? null,
+      ...(decision.traceparent === undefined ? {} : { traceparent: decision.traceparent }),
       audit: { stream: decided.stream, position: decided.position, recorded_at: decided.recordedAt },
       anchor: null,
     });
