@@ -11,7 +11,8 @@
  * `webhook-signature: v1a,<base64 Ed25519 signature>` over
  * `<webhook-id>.<webhook-timestamp>.<body>`; `zt-key-id` names the key (GET /keys, `use`
  * `audit`). The body is the JCS of the notice. The URL may carry a secret: it is never
- * logged.
+ * logged. The webhook is the active bundle's at each round, so a policy reload that adds,
+ * moves or removes it takes effect without a restart; with none, a round reads nothing.
  */
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect";
 import { Identity } from "../identity/Identity.ts";
@@ -19,6 +20,7 @@ import { encodeBase64 } from "../kernel/base64.ts";
 import { sign } from "../kernel/ed25519.ts";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
+import type { ApprovalWebhook as WebhookSettings } from "../policy/PolicyManifest.ts";
 import { approvalStatus, type Approval } from "./Approval.ts";
 import { ApprovalBook } from "./ApprovalBook.ts";
 
@@ -61,13 +63,13 @@ export function webhookSignature(id: string, timestampSeconds: number, body: str
   return `v1a,${encodeBase64(sign(new TextEncoder().encode(`${id}.${timestampSeconds}.${body}`), seed))}`;
 }
 
-export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalWebhook, { readonly enabled: boolean }>() {
+/** The announcing loop, running for as long as the service's scope (it idles while the active bundle names no webhook). */
+export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalWebhook, { readonly running: true }>() {
   static readonly layer = (options: ApprovalWebhookOptions = {}): Layer.Layer<ApprovalWebhook, never, ApprovalBook | ActivePolicy | Identity> =>
     Layer.scoped(
       ApprovalWebhook,
       Effect.gen(function* () {
-        const webhook = (yield* ActivePolicy).manifest.approvals.webhook;
-        if (webhook === undefined) return { enabled: false };
+        const policy = yield* ActivePolicy;
         const book = yield* ApprovalBook;
         const key = (yield* Identity).auditKey;
         const timeoutMs = options.timeoutMs ?? 5000;
@@ -77,7 +79,7 @@ export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalW
         );
 
         /** One attempt: a fresh timestamp and signature; fails unless the receiver answers 2xx. */
-        const attempt = (id: string, body: string) =>
+        const attempt = (url: string, id: string, body: string) =>
           Effect.gen(function* () {
             const timestamp = Math.floor((yield* Clock.currentTimeMillis) / 1000);
             const headers = {
@@ -89,7 +91,7 @@ export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalW
             };
             const status = yield* Effect.tryPromise({
               try: async (signal) => {
-                const response = await fetch(webhook.url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
+                const response = await fetch(url, { method: "POST", headers, body, redirect: "manual", signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) });
                 await response.body?.cancel().catch(() => undefined);
                 return response.status;
               },
@@ -98,10 +100,10 @@ export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalW
             if (status < 200 || status > 299) return yield* Effect.fail(status);
           });
 
-        const deliver = (approval: Approval) => {
+        const deliver = (approval: Approval, webhook: WebhookSettings) => {
           const id = approval.requested.approval_id;
           const body = canonicalJsonTrusted(approvalNotice(approval, webhook.console_url));
-          return attempt(id, body).pipe(
+          return attempt(webhook.url, id, body).pipe(
             Effect.tapError((failure) => Effect.logInfo("approval webhook attempt failed; retrying").pipe(Effect.annotateLogs({ approval_id: id, answer: failure }))),
             Effect.retry(retry),
             Effect.matchEffect({
@@ -113,16 +115,18 @@ export class ApprovalWebhook extends Context.Tag("zt/ApprovalWebhook")<ApprovalW
 
         const announced = new Set<string>();
         const round = Effect.gen(function* () {
+          const webhook = policy.manifest.approvals.webhook;
+          if (webhook === undefined) return;
           const now = yield* Clock.currentTimeMillis;
           for (const approval of yield* book.all) {
             const id = approval.requested.approval_id;
             if (announced.has(id) || approvalStatus(approval, now) !== "pending") continue;
             announced.add(id);
-            yield* Effect.forkScoped(deliver(approval));
+            yield* Effect.forkScoped(deliver(approval, webhook));
           }
         }).pipe(Effect.catchAll((error) => Effect.logWarning("pending approvals not read for the webhook this round").pipe(Effect.annotateLogs({ reason: error.reason }))));
         yield* Effect.forkScoped(Effect.forever(Effect.zipRight(round, Effect.sleep(options.intervalMs ?? 1000))));
-        return { enabled: true };
+        return { running: true };
       }),
     );
 }

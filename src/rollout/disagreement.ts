@@ -12,7 +12,7 @@ export interface Evaluated {
 }
 
 export interface Difference {
-  /** The first check whose outcome differs (the one that failed there), or `outcome` when every check agrees but the answers do not. */
+  /** Past the checks both bundles ran alike, the first that failed under either (the one that made the difference), or `outcome` when none differs. */
   readonly check: string;
   readonly activeOk: boolean | null;
   readonly candidateOk: boolean | null;
@@ -23,15 +23,18 @@ const okOf = (evaluated: Evaluated, name: string): boolean | null => evaluated.i
 /** Undefined when both answer alike (the same status and reason); else where they part. */
 export function firstDifference(active: Evaluated, candidate: Evaluated): Difference | undefined {
   if (active.status === candidate.status && active.reason === candidate.reason) return undefined;
-  const length = Math.max(active.invariant_checks.length, candidate.invariant_checks.length);
-  for (let index = 0; index < length; index += 1) {
-    const a = active.invariant_checks[index];
-    const c = candidate.invariant_checks[index];
-    if (a?.name === c?.name && a?.ok === c?.ok) continue;
-    const decisive = a !== undefined && !a.ok ? a : c !== undefined && !c.ok ? c : (a ?? c)!;
-    return { check: decisive.name, activeOk: okOf(active, decisive.name), candidateOk: okOf(candidate, decisive.name) };
-  }
-  return { check: "outcome", activeOk: null, candidateOk: null };
+  const [a, c] = [active.invariant_checks, candidate.invariant_checks];
+  let from = 0;
+  while (from < a.length && from < c.length && a[from]!.name === c[from]!.name && a[from]!.ok === c[from]!.ok) from += 1;
+  // Past the checks both ran alike, the check that failed first (under either bundle) made the difference.
+  const failed = (list: Evaluated["invariant_checks"]) => {
+    const index = list.findIndex((check, at) => at >= from && !check.ok);
+    return index < 0 ? undefined : { index, name: list[index]!.name };
+  };
+  const [inActive, inCandidate] = [failed(a), failed(c)];
+  const decisive = inActive !== undefined && (inCandidate === undefined || inActive.index <= inCandidate.index) ? inActive : inCandidate;
+  const name = decisive?.name ?? a[from]?.name ?? c[from]?.name;
+  return name === undefined ? { check: "outcome", activeOk: null, candidateOk: null } : { check: name, activeOk: okOf(active, name), candidateOk: okOf(candidate, name) };
 }
 
 /** `allowed`, or the reason (`policy_denied`, `approval_required`, ...). */
