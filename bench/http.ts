@@ -3,7 +3,9 @@
  *   ceiling A   a bare Hono endpoint parsing the same JSON body (bench/ceilingServer.ts)
  *   policy-only POST /actions quote.read: auth, schema, Cedar, one durable append
  *   permit      POST /actions swap.execute with a fresh permit per request (signed before
- *               the phase): signature, nonce read, constraints, two durable appends
+ *               the phase): signature, nonce read, constraints, the example bundle's daily
+ *               budget, three durable appends (the budget's charge, the nonce, the decision);
+ *               0.01 SOL each, so that the budget (1,000,000 USD a day) never runs out here
  * each at a fixed 1,000 requests/s (latency percentiles, open loop) and at saturation
  * (throughput, autocannon),
  * against the control plane on its embedded defaults (SQLite, WAL, every commit synced
@@ -154,7 +156,7 @@ async function measureControlPlane(runtime: Runtime, ceilingMax: Load): Promise<
         actor: "agent:desk-7",
         action: "swap.execute",
         resource: "solana:mainnet/jupiter",
-        intent: { protocol: "jupiter", asset: "SOL", amount: "12.5", slippage_bps: 30 },
+        intent: { protocol: "jupiter", asset: "SOL", amount: "0.01", slippage_bps: 30 },
         permit: signPermit({
           subject: "agent:desk-7",
           scope: "swap.execute",
