@@ -19,8 +19,9 @@ import { setImmediate } from "node:timers";
 import { Clock, Context, Effect, Layer, Option } from "effect";
 import { ApprovalBook } from "../approvals/ApprovalBook.ts";
 import { applicableRule, approvedRequestOf, requestDigest, rulesForCall, type ApprovalFacts } from "../approvals/approvalStage.ts";
-import { BudgetLedger, type Reservation } from "../budgets/BudgetLedger.ts";
+import { BudgetLedger } from "../budgets/BudgetLedger.ts";
 import { budgetsForCall } from "../budgets/budgetStage.ts";
+import type { BudgetRule } from "../policy/PolicyManifest.ts";
 import { EventStore, EventStoreError } from "../events/EventStore.ts";
 import { ExecutionService, type ExecutionView } from "../execution/ExecutionService.ts";
 import type { Principal } from "../identity/Credentials.ts";
@@ -69,6 +70,9 @@ export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
   readonly decideAction: (principal: Principal, body: ActionBody, context?: DecisionContext) => Effect.Effect<DecisionOutcome>;
 }
+
+/** The facts of a call that needs none. */
+const NO_FACTS = { permitFacts: undefined, market: undefined, approvals: undefined } as const;
 
 /** How many times a call is decided again after its budget charge met another writer's. */
 export const MAX_BUDGET_ATTEMPTS = 32;
@@ -152,10 +156,8 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
        * were never recorded. Answers the decision, its reservation, and the inputs it was
        * decided on (for the candidate bundle).
        */
-      const decideWithBudgets = (input: Omit<DecideAction, "budgets">, actor: string | undefined) =>
+      const decideWithBudgets = (input: Omit<DecideAction, "budgets">, actor: string | undefined, rules: ReadonlyArray<BudgetRule>) =>
         Effect.gen(function* () {
-          const parsed = input.parsed;
-          const rules = actor === undefined || !parsed.ok ? [] : budgetsForCall(input.policy.manifest, actor, parsed.request.action, parsed.request.resource);
           if (actor === undefined || rules.length === 0) return { decided: decide(input), reservation: undefined, input };
           let reclaimed = false;
           let refreshed = false;
@@ -238,27 +240,32 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           const candidate = policies.candidate();
           const caller = parseTraceParent(context?.traceparent);
           return yield* Effect.gen(function* () {
-            const parsed = yield* traced(tracing, "zt.parse", Effect.sync(() => parseActionRequest(body.bytes, body.tooLarge)));
+            // Without tracing, a stage with nothing to wait for runs as plain code, not as an
+            // Effect of its own: tracing off costs the path nothing.
+            const parse = () => parseActionRequest(body.bytes, body.tooLarge);
+            const parsed = tracing.enabled ? yield* traced(tracing, "zt.parse", Effect.sync(parse)) : parse();
             // Facts only where the decider can reach the checks that read them: an agent's
             // permit, the prices of a notional limit, an approval threshold or a notional
             // budget, approvals.
             const agent = parsed.ok && principal.role === "agent" ? { actor: principal.actor, request: parsed.request } : undefined;
-            const facts = Effect.gen(function* () {
-              const permit = agent?.request.permit;
+            const permit = agent?.request.permit;
+            const rules = agent === undefined ? [] : rulesForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
+            const budgets = agent === undefined ? [] : budgetsForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
+            const needsPrices =
+              permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined) || budgets.some((rule) => rule.max_notional_usd !== undefined);
+            const needsApprovals = agent !== undefined && (rules.length > 0 || agent.request.approval_id !== undefined);
+            const gather = Effect.gen(function* () {
               const permitFacts = permit === undefined ? undefined : yield* permits.factsOf(permit);
-              const rules = agent === undefined ? [] : rulesForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
-              const budgets = agent === undefined ? [] : budgetsForCall(policy.manifest, agent.actor, agent.request.action, agent.request.resource);
-              const needsPrices =
-                permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined) || budgets.some((rule) => rule.max_notional_usd !== undefined);
               const market = needsPrices ? yield* markets.current : undefined;
-              const approvals = agent === undefined || (rules.length === 0 && agent.request.approval_id === undefined) ? undefined : yield* approvalFacts(policy, agent.actor, agent.request, market, now);
+              const approvals = needsApprovals ? yield* approvalFacts(policy, agent.actor, agent.request, market, now) : undefined;
               return { permitFacts, market, approvals };
             });
-            const { permitFacts, market, approvals } = yield* traced(tracing, "zt.facts", facts);
+            const { permitFacts, market, approvals } = permit !== undefined || needsPrices || needsApprovals || tracing.enabled ? yield* traced(tracing, "zt.facts", gather) : NO_FACTS;
             const input = { decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals, traceparent: caller?.header };
-            const { decided, reservation, input: decidedOn } = yield* traced(tracing, "zt.decide", decideWithBudgets(input, agent?.actor));
+            const { decided, reservation, input: decidedOn } =
+              budgets.length > 0 || tracing.enabled ? yield* traced(tracing, "zt.decide", decideWithBudgets(input, agent?.actor, budgets)) : { decided: decide(input), reservation: undefined, input };
             const { decided: recorded, revision, position } = yield* traced(tracing, "zt.record", record(decided));
-            if (reservation !== undefined) ledger.recorded(reservation as Reservation);
+            if (reservation !== undefined) ledger.recorded(reservation);
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
             metrics.decisionLatency.observe((performance.now() - started) / 1000);

@@ -128,14 +128,17 @@ export class PolicyReload extends Context.Tag("zt/PolicyReload")<PolicyReload, P
           ),
         );
 
-      // At startup: record the bundles in force unless the log's last activation names them.
-      const { activation } = yield* lastActivation(store);
-      const active = policies.current();
-      const candidate = policies.candidate();
-      if (activation?.policy_hash !== active.policyHash || activation.candidate_policy_hash !== (candidate?.policyHash ?? null)) {
+      // At startup: record the bundles in force unless the log's last activation names them
+      // (read again when another instance starting beside this one recorded first).
+      const recordStartup = Effect.gen(function* () {
+        const { activation } = yield* lastActivation(store);
+        const active = policies.current();
+        const candidate = policies.candidate();
+        if (activation?.policy_hash === active.policyHash && activation.candidate_policy_hash === (candidate?.policyHash ?? null)) return;
         const previous = { policyId: activation?.policy_id ?? null, policyHash: activation?.policy_hash ?? null, candidatePolicyHash: activation?.candidate_policy_hash ?? null };
-        yield* recordActivation(active, candidate, previous, "startup", null).pipe(Effect.retry({ times: 3, while: (error) => error.reason === "wrong_expected_version" }));
-      }
+        yield* recordActivation(active, candidate, previous, "startup", null);
+      });
+      yield* recordStartup.pipe(Effect.retry({ times: 3, while: (error) => error.reason === "wrong_expected_version" }));
       return { reload };
     }),
   );
