@@ -74,8 +74,14 @@ interface Account {
   /** The last stream revision folded here (-1: none, and the stream is assumed absent). */
   revision: number;
   readonly buckets: Map<number, Amount>;
+  /** The sum of the buckets. */
+  settled: Amount;
   /** Charges whose decision is not known to be recorded, by decision id, oldest first. */
   readonly open: Map<string, OpenCharge>;
+  /** The sum of the open charges. */
+  opened: Amount;
+  /** When the first bucket or open charge leaves the window: a view before then forgets nothing. */
+  pruneAt: number;
   queued: Reserved[];
   sending: ReadonlyArray<Reserved>;
   flushing: boolean;
@@ -129,7 +135,10 @@ function makeAccount(stream: string, windowSeconds: number): Account {
     bucketMs: Math.max(1000, Math.ceil(windowMs / BUCKETS_PER_WINDOW)),
     revision: -1,
     buckets: new Map(),
+    settled: { usd: ZERO_DECIMAL, calls: 0 },
     open: new Map(),
+    opened: { usd: ZERO_DECIMAL, calls: 0 },
+    pruneAt: Number.POSITIVE_INFINITY,
     queued: [],
     sending: [],
     flushing: false,
@@ -138,23 +147,66 @@ function makeAccount(stream: string, windowSeconds: number): Account {
   };
 }
 
+function add(sum: Amount, usd: Decimal | undefined, calls: number): void {
+  if (usd !== undefined) sum.usd = addDecimals(sum.usd, usd);
+  sum.calls += calls;
+}
+
+function subtract(sum: Amount, usd: Decimal | undefined, calls: number): void {
+  if (usd !== undefined) sum.usd = subtractDecimals(sum.usd, usd);
+  sum.calls = Math.max(0, sum.calls - calls);
+}
+
 /** Moves a charge into the sums of its bucket. */
 function settleCharge(account: Account, charge: Pick<OpenCharge, "at" | "usd">): void {
   const index = Math.floor(charge.at / account.bucketMs);
   const bucket = account.buckets.get(index) ?? { usd: ZERO_DECIMAL, calls: 0 };
-  if (charge.usd !== undefined) bucket.usd = addDecimals(bucket.usd, charge.usd);
-  bucket.calls += 1;
+  add(bucket, charge.usd, 1);
+  add(account.settled, charge.usd, 1);
   account.buckets.set(index, bucket);
+  account.pruneAt = Math.min(account.pruneAt, (index + 1) * account.bucketMs + account.windowMs);
 }
 
 function openCharge(account: Account, charge: OpenCharge): void {
+  const known = account.open.get(charge.decisionId);
+  if (known !== undefined) subtract(account.opened, known.usd, 1);
   account.open.set(charge.decisionId, charge);
+  add(account.opened, charge.usd, 1);
+  account.pruneAt = Math.min(account.pruneAt, charge.at + account.windowMs);
   // Bounded: past the limit the oldest are taken as recorded (counted for good).
   for (const [id, oldest] of account.open) {
     if (account.open.size <= MAX_OPEN_CHARGES) break;
-    account.open.delete(id);
+    takeOpen(account, id);
     settleCharge(account, oldest);
   }
+}
+
+/** Takes a charge out of the open ones, if it is there. */
+function takeOpen(account: Account, decisionId: string): OpenCharge | undefined {
+  const charge = account.open.get(decisionId);
+  if (charge === undefined) return undefined;
+  account.open.delete(decisionId);
+  subtract(account.opened, charge.usd, 1);
+  return charge;
+}
+
+/** Forgets what left the window by `now` (a bucket with its last moment); runs only when something has. */
+function prune(account: Account, now: number): void {
+  if (now < account.pruneAt) return;
+  let next = Number.POSITIVE_INFINITY;
+  for (const [index, bucket] of account.buckets) {
+    const leaves = (index + 1) * account.bucketMs + account.windowMs;
+    if (leaves <= now) {
+      account.buckets.delete(index);
+      subtract(account.settled, bucket.usd, bucket.calls);
+    } else next = Math.min(next, leaves);
+  }
+  for (const [id, charge] of account.open) {
+    const leaves = charge.at + account.windowMs;
+    if (leaves <= now) takeOpen(account, id);
+    else next = Math.min(next, leaves);
+  }
+  account.pruneAt = next;
 }
 
 /** Folds one stored event of the account's stream, once: events at or below the folded revision are skipped. */
@@ -171,46 +223,31 @@ function fold(account: Account, event: Pick<RecordedEvent, "revision" | "type" |
   } else if (event.type === BUDGET_CHARGE_VOIDED) {
     const voided = decodeVoid(event.data);
     if (voided._tag === "None") return;
-    if (account.open.delete(voided.value.decision_id)) return;
+    if (takeOpen(account, voided.value.decision_id) !== undefined) return;
     // Already summed: take it back out of its bucket, if the bucket is still kept.
     const at = parseRfc3339Utc(voided.value.charged_at);
     const bucket = at === undefined ? undefined : account.buckets.get(Math.floor(at / account.bucketMs));
-    if (bucket === undefined) return;
+    if (bucket === undefined || bucket.calls === 0) return;
     const usd = amountOf(voided.value.notional_usd);
-    if (usd !== undefined) bucket.usd = subtractDecimals(bucket.usd, usd);
-    bucket.calls = Math.max(0, bucket.calls - 1);
+    subtract(bucket, usd, 1);
+    subtract(account.settled, usd, 1);
   }
 }
 
-/** What the account's window holds at `now`, forgetting what left it. */
+/** What the account's window holds at `now`: the running sums, less `exclude`'s own charge, plus what is on its way. */
 function spentIn(account: Account, now: number, exclude: string | undefined): BudgetSpent {
-  const start = now - account.windowMs;
-  let usd = ZERO_DECIMAL;
-  let calls = 0;
-  for (const [index, bucket] of account.buckets) {
-    if ((index + 1) * account.bucketMs <= start) {
-      account.buckets.delete(index);
-      continue;
-    }
-    usd = addDecimals(usd, bucket.usd);
-    calls += bucket.calls;
-  }
-  for (const [id, charge] of account.open) {
-    if (charge.at <= start) {
-      account.open.delete(id);
-      continue;
-    }
-    if (id === exclude) continue;
-    if (charge.usd !== undefined) usd = addDecimals(usd, charge.usd);
-    calls += 1;
-  }
+  prune(account, now);
+  const spent = { usd: addDecimals(account.settled.usd, account.opened.usd), calls: account.settled.calls + account.opened.calls };
+  const own = exclude === undefined ? undefined : account.open.get(exclude);
+  if (own !== undefined) subtract(spent, own.usd, 1);
   // On their way: a charge whose append a refresh already folded is counted once.
-  for (const charge of [...account.sending, ...account.queued]) {
-    if (charge.decisionId === exclude || account.open.has(charge.decisionId)) continue;
-    if (charge.usd !== undefined) usd = addDecimals(usd, charge.usd);
-    calls += 1;
+  for (const batch of [account.sending, account.queued]) {
+    for (const charge of batch) {
+      if (charge.decisionId === exclude || account.open.has(charge.decisionId)) continue;
+      add(spent, charge.usd, 1);
+    }
   }
-  return { notionalUsd: usd, calls };
+  return { notionalUsd: spent.usd, calls: spent.calls };
 }
 
 export class BudgetLedger extends Context.Tag("zt/BudgetLedger")<BudgetLedger, BudgetLedgerShape>() {
@@ -334,10 +371,8 @@ export class BudgetLedger extends Context.Tag("zt/BudgetLedger")<BudgetLedger, B
 
       const recorded: BudgetLedgerShape["recorded"] = (reservation) => {
         for (const { account, charge } of reservation.entries) {
-          const open = account.open.get(charge.decisionId);
-          if (open === undefined) continue;
-          account.open.delete(charge.decisionId);
-          settleCharge(account, open);
+          const open = takeOpen(account, charge.decisionId);
+          if (open !== undefined) settleCharge(account, open);
         }
       };
 
@@ -391,7 +426,7 @@ export class BudgetLedger extends Context.Tag("zt/BudgetLedger")<BudgetLedger, B
             // Lost: the decision was recorded after all, or another reclaimer abandoned it.
             abandoned = claimed._tag === "Right" || (yield* store.readStream(stream, { limit: 1 }))[0]?.type === DECISION_ABANDONED;
           }
-          if (!abandoned && account.open.delete(charge.decisionId)) settleCharge(account, charge);
+          if (!abandoned && takeOpen(account, charge.decisionId) !== undefined) settleCharge(account, charge);
           return abandoned;
         });
 

@@ -8,13 +8,15 @@
 import assert from "node:assert/strict";
 import { after, beforeEach, describe, test } from "node:test";
 import { rmSync } from "node:fs";
-import { Effect } from "effect";
+import { Effect, TestClock } from "effect";
 import { RECLAIM_AFTER_MS } from "../../src/budgets/BudgetLedger.ts";
 import { BUDGET_CHARGE_VOIDED, BUDGET_CHARGED, budgetStream, DECISION_ABANDONED } from "../../src/budgets/events.ts";
 import { EventStore, type JsonObject } from "../../src/events/EventStore.ts";
 import { formatRfc3339Millis } from "../../src/kernel/timestamp.ts";
 import { decisionStream } from "../../src/vocabulary/DecisionId.ts";
+import { actionAnswer } from "../../src/decisions/views.ts";
 import { examplePolicyWith, makeHarness, type Harness } from "../support/harness.ts";
+import { approvalRuntime } from "../approvals/approvalRuntime.ts";
 
 const policyDir = examplePolicyWith((manifest) => {
   manifest.budgets = [{ id: "quotes", actor: "agent:desk-7", action: "quote.read", window_seconds: 3600, max_calls: 2 }];
@@ -85,3 +87,33 @@ describe("the budget ledger", () => {
     assert.equal((await ask()).json.reason, "budget_exceeded");
   });
 });
+
+describe("the budget ledger's rolling window, on the test clock", () => {
+  const windowed = examplePolicyWith((manifest) => {
+    manifest.budgets = [{ id: "quotes-10s", actor: "agent:desk-7", action: "quote.read", window_seconds: 10, max_calls: 2 }];
+  });
+  const rt = approvalRuntime({ policyDir: windowed, testClock: true });
+  after(async () => {
+    await rt.close();
+    rmSync(windowed, { recursive: true, force: true });
+  });
+  const ask = async () => actionAnswer(await rt.decide(quote));
+  const adjust = (ms: number) => rt.run(TestClock.adjust(`${ms} millis`));
+
+  test("this instance's own charges leave the window with their bucket, never before", async () => {
+    await adjust(1_000_000);
+    assert.equal((await ask()).status, 200);
+    await adjust(3000);
+    assert.equal((await ask()).status, 200);
+    assert.equal((await ask()).body["reason"], "budget_exceeded");
+    // The first charge's bucket (a second wide) leaves 10 s after its end: not yet at 9.999 s.
+    await adjust(7000 - 1);
+    assert.equal((await ask()).body["reason"], "budget_exceeded");
+    await adjust(1001);
+    assert.equal((await ask()).status, 200, "the first call left the window");
+    assert.equal((await ask()).body["reason"], "budget_exceeded");
+    await adjust(4000);
+    assert.equal((await ask()).status, 200, "the second call left the window");
+  });
+});
+
