@@ -17,7 +17,8 @@ const USAGE = `usage: zt <command> [options]
 
 commands:
   serve [--host H] [--port P] [--data-dir DIR] [--policy-dir DIR]
-        run the control plane (configuration from ZT_* environment variables; flags override)
+        run the control plane (configuration from ZT_* environment variables; flags override);
+        SIGHUP reloads the policy bundle
   project [--data-dir DIR]
         run only the audit projection writer (for several instances sharing one store)
   keys generate --out DIR [--use permit|audit] [--name NAME]
@@ -67,10 +68,15 @@ async function runUntilSignal(command: "serve" | "project", args: string[]): Pro
     if (value !== undefined) env[variable] = value;
   }
   const config = loadConfig(env);
-  const running =
-    command === "serve"
-      ? await (await import("../server.ts")).startServer(config)
-      : await startProjectorProcess(config);
+  let running: { readonly close: () => Promise<void> };
+  if (command === "serve") {
+    const server = await (await import("../server.ts")).startServer(config);
+    // As `npm start`: SIGHUP reloads the policy bundles.
+    process.on("SIGHUP", () => void server.reloadPolicy());
+    running = server;
+  } else {
+    running = await startProjectorProcess(config);
+  }
   const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
