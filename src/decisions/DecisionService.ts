@@ -3,8 +3,8 @@
  * decision, such as the MCP gateway), orchestration only: parse the body, gather the
  * facts the decider needs (the permit's signature and nonce state, the trusted
  * snapshot, the approvals of the request), decide (pure, decide.ts), append the decider's
- * events in order (a claim lost to a concurrent decision, an approval's use or a permit's
- * nonce, folds in as that claim's denial), then, with the decision durable, run an
+ * events in one store call (a claim lost to a concurrent decision, an approval's use or a
+ * permit's nonce, folds in as that claim's denial), then, with the decision durable, run an
  * allowed `execute` block. Fail closed: a store that cannot record makes the answer
  * `audit_unavailable` and nothing runs; no other failure escapes.
  */
@@ -78,41 +78,35 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return { digest, presented: undefined, sameRequest: yield* book.forDigest(digest) } satisfies ApprovalFacts;
         });
 
-      const append = (event: DecisionEvent) =>
+      /** Appends events in one store call (one commit and one sync on SQLite), timed and counted. */
+      const appendAll = (events: ReadonlyArray<DecisionEvent>) =>
         Effect.gen(function* () {
           const started = performance.now();
-          const appended = yield* store.append(event.stream, [{ id: yield* ids.uuid, type: event.type, data: event.data }], event.expected).pipe(
+          const appends = [];
+          for (const event of events) appends.push({ stream: event.stream, events: [{ id: yield* ids.uuid, type: event.type, data: event.data }], expected: event.expected });
+          const appended = yield* store.appendMany(appends).pipe(
             Effect.tapError((error) => Effect.sync(() => metrics.storeFailures.inc({ operation: "append", reason: error.reason }))),
           );
           metrics.appendLatency.observe((performance.now() - started) / 1000);
-          return appended;
+          return appended.at(-1)!;
         });
 
       /**
-       * Appends the decider's events in order: its claims first (the approval it uses,
-       * the nonce it spends; a concurrent decision that won one turns this one into that
-       * claim's denial, and the claims after it are not made) or a new approval request,
-       * then the decision itself.
+       * Appends the decider's events together: its claims (the approval it uses, the nonce
+       * it spends) or a new approval request, then the decision itself. A claim refused
+       * because a concurrent decision won it turns this one into that claim's denial, and
+       * only that denial is appended (on SQLite nothing else was written; on EventStoreDB
+       * the claims before it stay, as the port says).
        */
       const record = (decided: Decided) =>
         Effect.gen(function* () {
-          let final = decided;
-          for (const event of decided.events.slice(0, -1)) {
-            if (event.claim === undefined) {
-              yield* append(event);
-              continue;
-            }
-            const won = yield* append(event).pipe(
-              Effect.as(true),
-              Effect.catchIf((error) => error.reason === "wrong_expected_version", () => Effect.succeed(false)),
-            );
-            if (!won) {
-              final = loseClaim(decided, event);
-              break;
-            }
-          }
-          const appended = yield* append(final.events.at(-1)!);
-          return { decided: final, ...appended };
+          const together = yield* appendAll(decided.events).pipe(Effect.either);
+          if (together._tag === "Right") return { decided, ...together.right };
+          const error = together.left;
+          const lost = error.reason === "wrong_expected_version" ? decided.events.find((event) => event.claim !== undefined && event.stream === error.stream) : undefined;
+          if (lost === undefined) return yield* Effect.fail(error);
+          const final = loseClaim(decided, lost);
+          return { decided: final, ...(yield* appendAll([final.events.at(-1)!])) };
         });
 
       const decideAction = (principal: Principal, body: ActionBody): Effect.Effect<DecisionOutcome> =>

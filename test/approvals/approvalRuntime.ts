@@ -20,6 +20,7 @@ import { MarketSnapshots } from "../../src/market/MarketSnapshots.ts";
 import { PermitService } from "../../src/permits/PermitService.ts";
 import { PermitVerifier } from "../../src/permits/PermitVerifier.ts";
 import { Ids } from "../../src/platform/Ids.ts";
+import { Logs, makeLogSink } from "../../src/platform/Logging.ts";
 import { Metrics } from "../../src/platform/Metrics.ts";
 import { ActivePolicy } from "../../src/policy/ActivePolicy.ts";
 import type { Permit } from "../../src/vocabulary/Permit.ts";
@@ -35,6 +36,7 @@ export function approvalRuntime<A>(options: { readonly policyDir?: string; reado
     SqliteEventStore.layer({ path: join(dataDir, "events.db") }),
     Ids.layer,
     Metrics.layer,
+    Layer.succeed(Logs, makeLogSink("none")),
     Brokers.layer(),
     Identity.fromDataDir(dataDir, { production: false }),
     ActivePolicy.fromDirectory(options.policyDir ?? EXAMPLE_POLICY_DIR),
