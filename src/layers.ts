@@ -19,6 +19,7 @@ import { BatchAnchors } from "./audit/BatchAnchors.ts";
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { AnchoringTuning, RpcChainConfig, ServiceConfig, StoreConfig } from "./config.ts";
+import { DecisionFeed } from "./console/DecisionFeed.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
@@ -258,7 +259,7 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.
   const projector = ProjectorThread.layer({ workerUrl: PROJECTOR_WORKER_URL, settings: projectorSettings(config) });
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projector, anchoring).pipe(
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projector, anchoring, DecisionFeed.layer()).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );

@@ -31,8 +31,10 @@ export const PROBLEMS = {
   permit_ttl_too_long: { status: 400, title: "The permit would live longer than the policy allows" },
   bad_range: { status: 400, title: "No proof exists between these tree sizes" },
   not_yet_sealed: { status: 409, title: "No sealed checkpoint covers this decision yet" },
+  too_many_streams: { status: 429, title: "Too many console streams are open for this token" },
   corrupt_record: { status: 500, title: "A stored record does not decode" },
   audit_unavailable: { status: 503, title: "The event store or audit trail cannot be read or written" },
+  console_unavailable: { status: 503, title: "This runtime cannot serve the console's browser code" },
   internal_error: { status: 500, title: "Internal error" },
 } as const;
 
