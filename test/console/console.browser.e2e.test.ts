@@ -21,6 +21,7 @@ import { after, before, describe, test } from "node:test";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { auditKeysFrom } from "../../src/audit/checkEvidence.ts";
 import { loadConfig } from "../../src/config.ts";
+import { MAX_STREAMS_PER_PRINCIPAL } from "../../src/console/routes.ts";
 import { makeLogSink } from "../../src/platform/Logging.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
 import { readDevCredentials, REPO_ROOT, SEED_CONSTRAINTS, swapRequest, tempDir, type DevCredentials } from "../support/harness.ts";
@@ -439,6 +440,26 @@ describe("the console in Chromium", { skip }, () => {
     } finally {
       await context.close();
     }
+  });
+
+  test("streams a client hangs up are released on the socket: three times the per-token limit, one after another", async () => {
+    for (let i = 0; i < 3 * MAX_STREAMS_PER_PRINCIPAL; i++) {
+      const stop = new AbortController();
+      const response = await fetch(`${server.url}/console/api/decisions/stream?backfill=1`, { headers: { authorization: `Bearer ${tokens.ops1}` }, signal: stop.signal });
+      assert.equal(response.status, 200, `stream ${i + 1}`);
+      const reader = response.body!.getReader();
+      await reader.read();
+      stop.abort();
+      await reader.cancel().catch(() => undefined);
+      // The server notices the closed socket at once, but asynchronously.
+      await waitFor("the stream to be released", async () => true, { intervalMs: 20 });
+    }
+    const still = await waitFor("a free stream", async () => {
+      const response = await fetch(`${server.url}/console/api/decisions/stream`, { headers: { authorization: `Bearer ${tokens.ops1}` } });
+      await response.body?.cancel();
+      return response.status === 200 ? true : undefined;
+    });
+    assert.equal(still, true);
   });
 
   test("no page error and no CSP violation in any of the above", () => {

@@ -108,7 +108,8 @@ export function openEventStream(path: string, handlers: EventStreamHandlers): { 
           if (done) break;
           buffer += value.replaceAll("\r\n", "\n");
           let end: number;
-          while ((end = buffer.indexOf("\n\n")) !== -1) {
+          // Once closed, nothing more is handed on: a new stream may already be filling the page.
+          while (!closed && (end = buffer.indexOf("\n\n")) !== -1) {
             dispatch(buffer.slice(0, end));
             buffer = buffer.slice(end + 2);
           }
