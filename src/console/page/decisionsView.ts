@@ -98,6 +98,7 @@ export function decisionsView(options: { readonly agentActor: string | null; rea
     if (skipped > 0) parts.push(`${skipped.toLocaleString()} skipped by the server (this page read too slowly)`);
     counter.textContent = parts.join(" · ");
   };
+  // Each batch updates the line (ten a second at most); the timer lets the rate fall to 0.
   setInterval(describe, 1000);
 
   const setState = (next: StreamState | "paused", detail?: string) => {
@@ -137,6 +138,7 @@ export function decisionsView(options: { readonly agentActor: string | null; rea
         const batch = JSON.parse(data) as DecisionSummary[];
         received += batch.length;
         arrivals.push({ at: performance.now(), n: batch.length });
+        describe();
         if (holding()) waiting = waiting.concat(batch).slice(-MAX_SHOWN);
         else take(batch);
       },
