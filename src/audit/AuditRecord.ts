@@ -38,6 +38,9 @@ export interface AuditRecord {
   readonly signature: string;
 }
 
+/** A record as it travels (audit bundles, the console's evidence): everything but the store position, which no hash covers. */
+export type AuditRecordFields = Omit<AuditRecord, "position">;
+
 /** The stored event as it is hashed: everything but the store's global position. */
 export interface HashedEvent {
   readonly id: string;

@@ -17,7 +17,7 @@ import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
 import { canonicalJson } from "../kernel/jcs.ts";
 import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
 import { receiptHash } from "../vocabulary/receipt.ts";
-import { hashedEventHash, recordHash, signedBytes, type HashedEvent } from "./AuditRecord.ts";
+import { hashedEventHash, recordHash, signedBytes, type AuditRecordFields, type HashedEvent } from "./AuditRecord.ts";
 
 export interface EvidenceCheck {
   readonly name: string;
@@ -160,17 +160,6 @@ export function decisionHashProblem(data: unknown): string | null {
   return recomputed === data["receipt_hash"] ? null : "receipt_hash does not match its recorded fields";
 }
 
-interface EvidenceRecord {
-  readonly seq: number;
-  readonly event_id: string;
-  readonly event_type: string;
-  readonly event_hash: string;
-  readonly prev_hash: string;
-  readonly hash: string;
-  readonly key_id: string;
-  readonly signature: string;
-}
-
 function hashedEventShape(event: unknown): HashedEvent | undefined {
   if (!isObject(event)) return undefined;
   const { id, type, stream, revision, data, metadata, recorded_at } = event;
@@ -178,11 +167,11 @@ function hashedEventShape(event: unknown): HashedEvent | undefined {
   return ok ? { id, type, stream, revision, data: data as HashedEvent["data"], metadata: metadata as HashedEvent["metadata"], recorded_at } : undefined;
 }
 
-function recordShape(record: unknown): EvidenceRecord | undefined {
+function recordShape(record: unknown): AuditRecordFields | undefined {
   if (!isObject(record)) return undefined;
   const { seq, event_id, event_type, event_hash, prev_hash, hash, key_id, signature } = record;
   const ok = isCount(seq, 1) && typeof event_id === "string" && typeof event_type === "string" && isHex32(event_hash) && isHex32(prev_hash) && isHex32(hash) && typeof key_id === "string" && typeof signature === "string";
-  return ok ? (record as unknown as EvidenceRecord) : undefined;
+  return ok ? (record as unknown as AuditRecordFields) : undefined;
 }
 
 /**

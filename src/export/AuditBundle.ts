@@ -17,7 +17,7 @@
  * event hashes leave it out. Nothing in a bundle is taken on trust but the audit keys,
  * which an auditor pins with `--keys`.
  */
-import type { AuditRecord, HashedEvent } from "../audit/AuditRecord.ts";
+import type { AuditRecord, AuditRecordFields, HashedEvent } from "../audit/AuditRecord.ts";
 import { canonicalJson, canonicalJsonTrusted } from "../kernel/jcs.ts";
 
 export const AUDIT_BUNDLE_FORMAT = "zt-infra/audit-bundle/v1";
@@ -49,7 +49,7 @@ export interface BundleKey {
 }
 
 /** An audit record without the store position it was projected from (which no hash covers). */
-export type BundleRecord = Omit<AuditRecord, "position">;
+export type BundleRecord = AuditRecordFields;
 
 /** An event with the audit record that commits to it: how checkpoints and anchors travel. */
 export interface AttestedEvent {

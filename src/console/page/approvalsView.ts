@@ -6,6 +6,7 @@
  */
 import { ApiError, getJson, postJson } from "./api.ts";
 import { byId, el, facts, shortTime } from "./dom.ts";
+import { refreshedView } from "./refreshedView.ts";
 
 const REFRESH_MS = 5000;
 /** What a pending approval shows, in this order, when the server sends it. */
@@ -24,7 +25,7 @@ const FIELDS: ReadonlyArray<readonly [string, string]> = [
 export function approvalsView(): { readonly show: () => void; readonly hide: () => void } {
   const state = byId("approvals-state");
   const list = byId("approvals-list");
-  let timer: ReturnType<typeof setInterval> | null = null;
+  let enabled = true;
 
   const card = (approval: Record<string, unknown>) => {
     const id = String(approval["approval_id"] ?? "");
@@ -76,21 +77,10 @@ export function approvalsView(): { readonly show: () => void; readonly hide: () 
       const notEnabled = error instanceof ApiError && error.status === 404;
       state.textContent = notEnabled ? "Approvals are not enabled on this server." : `Cannot load approvals: ${(error as Error).message}`;
       list.replaceChildren();
-      if (notEnabled && timer !== null) {
-        clearInterval(timer);
-        timer = null;
-      }
+      enabled = !notEnabled;
     }
   };
 
-  return {
-    show: () => {
-      void load();
-      timer ??= setInterval(() => void load(), REFRESH_MS);
-    },
-    hide: () => {
-      if (timer !== null) clearInterval(timer);
-      timer = null;
-    },
-  };
+  // A server without approvals is asked again only when the view is shown again.
+  return refreshedView(load, REFRESH_MS, () => enabled);
 }

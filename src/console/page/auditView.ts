@@ -5,6 +5,7 @@
  */
 import { getJson } from "./api.ts";
 import { badge, byId, el, facts, shortHash, shortTime } from "./dom.ts";
+import { refreshedView } from "./refreshedView.ts";
 
 const REFRESH_MS = 5000;
 const SHOWN_CHECKPOINTS = 200;
@@ -32,7 +33,6 @@ export function auditView(): { readonly show: () => void; readonly hide: () => v
   const rows = byId("checkpoints");
   const state = byId("audit-state");
   const dialog = byId<HTMLDialogElement>("receipt-dialog");
-  let timer: ReturnType<typeof setInterval> | null = null;
   let returnTo: HTMLElement | null = null;
   dialog.addEventListener("close", () => returnTo?.focus());
 
@@ -104,17 +104,6 @@ export function auditView(): { readonly show: () => void; readonly hide: () => v
     }
   };
 
-  return {
-    show: () => {
-      void load();
-      timer ??= setInterval(() => {
-        // Redrawing would take focus from a Receipt button.
-        if (!rows.contains(document.activeElement) && !dialog.open) void load();
-      }, REFRESH_MS);
-    },
-    hide: () => {
-      if (timer !== null) clearInterval(timer);
-      timer = null;
-    },
-  };
+  // Redrawing would take focus from a Receipt button.
+  return refreshedView(load, REFRESH_MS, () => !rows.contains(document.activeElement) && !dialog.open);
 }

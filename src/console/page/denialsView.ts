@@ -5,6 +5,7 @@
  */
 import { getJson } from "./api.ts";
 import { byId, clear, el } from "./dom.ts";
+import { refreshedView } from "./refreshedView.ts";
 
 const REFRESH_MS = 5000;
 const SVG = "http://www.w3.org/2000/svg";
@@ -35,7 +36,6 @@ export function denialsView(): { readonly show: () => void; readonly hide: () =>
     if (!colours.has(reason)) colours.set(reason, PALETTE[colours.size % PALETTE.length]!);
     return colours.get(reason)!;
   };
-  let timer: ReturnType<typeof setInterval> | null = null;
 
   const draw = (series: Series) => {
     const totals = new Map<string, number>();
@@ -107,14 +107,5 @@ export function denialsView(): { readonly show: () => void; readonly hide: () =>
   };
   minutes.addEventListener("change", () => void load());
 
-  return {
-    show: () => {
-      void load();
-      timer ??= setInterval(() => void load(), REFRESH_MS);
-    },
-    hide: () => {
-      if (timer !== null) clearInterval(timer);
-      timer = null;
-    },
-  };
+  return refreshedView(load, REFRESH_MS);
 }
