@@ -23,6 +23,7 @@ import { BatchAnchors } from "./audit/BatchAnchors.ts";
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { AnchoringTuning, RpcChainConfig, ServiceConfig, StoreConfig } from "./config.ts";
+import { DecisionFeed } from "./console/DecisionFeed.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
@@ -266,7 +267,7 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
   // Expiries are recorded and pending approvals announced in the background, never on the decision path.
   const approvals = Layer.mergeAll(ApprovalExpiry.layer(), ApprovalWebhook.layer()).pipe(Layer.provideMerge(ApprovalService.layer));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, approvals, projector, anchoring).pipe(
+  return Layer.mergeAll(DecisionService.layer, PermitService.layer, approvals, projector, anchoring, DecisionFeed.layer()).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );

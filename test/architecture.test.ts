@@ -23,6 +23,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["decisions"],
   ["audit"],
   ["anchoring"],
+  ["console", "export"],
   ["app"],
   // The composition root and the entry points.
   ["config.ts", "layers.ts", "server.ts", "projector.ts", "projectorWorker.ts", "main.ts", "cli"],

@@ -8,6 +8,7 @@ import type { AuditLog } from "../audit/AuditLog.ts";
 import type { AuditProjector } from "../audit/AuditProjector.ts";
 import type { AuditTrail } from "../audit/AuditTrail.ts";
 import type { BatchAnchors } from "../audit/BatchAnchors.ts";
+import type { DecisionFeed } from "../console/DecisionFeed.ts";
 import type { DecisionService } from "../decisions/DecisionService.ts";
 import type { EventStore } from "../events/EventStore.ts";
 import type { ExecutionService } from "../execution/ExecutionService.ts";
@@ -34,4 +35,5 @@ export type AppServices =
   | AuditTrail
   | AuditProjector
   | AnchoringSidecar
-  | BatchAnchors;
+  | BatchAnchors
+  | DecisionFeed;

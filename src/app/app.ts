@@ -1,6 +1,6 @@
 /**
- * The HTTP application: authentication, the capability routes, health, readiness,
- * metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
+ * The HTTP application: authentication, the capability routes, the console, health,
+ * readiness, metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
  * internals; request logs carry no token, body or signature.
  */
 import { Effect } from "effect";
@@ -9,6 +9,7 @@ import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import { approvalRoutes } from "../approvals/routes.ts";
 import { AuditProjector, writerHealthy } from "../audit/AuditProjector.ts";
 import { auditRoutes } from "../audit/routes.ts";
+import { consoleRoutes } from "../console/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
 import type { DataDirectory } from "../identity/DataDirectory.ts";
@@ -85,6 +86,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", marketRoutes(deps.run));
   app.route("/", auditRoutes(deps.run));
   app.route("/", approvalRoutes(deps.run));
+  app.route("/", consoleRoutes(deps.run));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

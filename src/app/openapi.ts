@@ -123,6 +123,14 @@ const ErrorBody = { type: "object", required: ["error"], properties: { error: { 
 
 const json = (schema: unknown) => ({ content: { "application/json": { schema } } });
 
+/** The console's decision filters (an agent's actor filter can only name itself). */
+const CONSOLE_FILTERS = [
+  { name: "actor", in: "query", required: false, schema: { type: "string", maxLength: 200 } },
+  { name: "action", in: "query", required: false, schema: { type: "string", maxLength: 200 } },
+  { name: "status", in: "query", required: false, schema: { enum: ["allowed", "denied", "pending_approval"] } },
+  { name: "reason", in: "query", required: false, schema: { enum: Object.keys(DENY_REASONS) } },
+] as const;
+
 export function openApiDocument(version: string): Record<string, unknown> {
   const security = [{ bearer: [] }];
   const definitions: Record<string, JSONSchema.JsonSchema7> = {};
@@ -288,6 +296,60 @@ export function openApiDocument(version: string): Record<string, unknown> {
             "404": { description: "no such approval" },
             "409": { description: "approval_closed" },
           },
+        },
+      },
+      "/console": {
+        get: {
+          summary: "The console: a web page for operators and agents (public; sign-in happens in the page, its modules are under /console/assets/)",
+          responses: { "200": { description: "text/html", content: { "text/html": { schema: { type: "string" } } } }, "503": { description: "console_unavailable: this runtime cannot serve its code" } },
+        },
+      },
+      "/console/api/session": {
+        get: {
+          summary: "Who the bearer token is: {role, actor}",
+          security,
+          responses: { "200": { description: "the principal" }, "401": { description: "missing or unknown token" } },
+        },
+      },
+      "/console/api/decisions/stream": {
+        get: {
+          summary: "Live decisions as server-sent events (`decisions` batches, `gap`), filtered; an agent sees its own only",
+          security,
+          parameters: [
+            ...CONSOLE_FILTERS,
+            { name: "backfill", in: "query", required: false, schema: { type: "integer", minimum: 0, maximum: 1000, default: 200 } },
+            { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0 }, description: "resume after this store position (or Last-Event-ID)" },
+          ],
+          responses: {
+            "200": { description: "text/event-stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+            "400": { description: "invalid_parameter" },
+            "403": { description: "an agent naming another actor" },
+            "429": { description: "too_many_streams" },
+          },
+        },
+      },
+      "/console/api/denials": {
+        get: {
+          summary: "Decisions and denials by reason per minute (an agent: its own)",
+          security,
+          parameters: [CONSOLE_FILTERS[0]!, { name: "minutes", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1440, default: 60 } }],
+          responses: { "200": { description: "{actor, bucket_seconds, from, to, reasons, buckets: [{start, decisions, denied}]}" }, "400": { description: "invalid_parameter" }, "403": { description: "an agent naming another actor" } },
+        },
+      },
+      "/console/api/evidence/{decision_id}": {
+        get: {
+          summary: "A decision's stored event (hashed form), its audit record and inclusion proof, to verify in the browser (agents: their own only)",
+          security,
+          parameters: [{ name: "decision_id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "{decision_id, event, record, proof}" }, "404": { description: "not found or not visible" }, "409": { description: "not_yet_sealed" } },
+        },
+      },
+      "/console/api/anchors/{batch_id}": {
+        get: {
+          summary: "A sealed checkpoint's anchor and its recorded anchoring events (operator)",
+          security,
+          parameters: [{ name: "batch_id", in: "path", required: true, schema: { type: "string", pattern: "^batch-[1-9][0-9]*$" } }],
+          responses: { "200": { description: "{batch_id, tree_size, root, sealed_at, anchor, events}" }, "400": { description: "invalid_parameter" }, "403": { description: "not the operator" }, "404": { description: "no such sealed checkpoint" } },
         },
       },
       "/keys": { get: { summary: "Public keys: permit issuers and the audit key", responses: { "200": { description: "keys" } } } },

@@ -32,6 +32,12 @@ commands:
         replay every event: event hashes, the record chain and signatures, checkpoint roots
         and consistency, receipt hashes, and that no event waits for its record longer than
         --max-lag (default 60); exit 0 only if all hold, else name the first bad position
+  audit verify --bundle FILE [--keys FILE] [--json]
+        verify an audit bundle offline (no store, no network): every record, event,
+        checkpoint, key and anchor receipt in it; on failure name the part, line and seq
+  audit export --out FILE [--store URL] [--keys FILE] [--from-seq N] [--to-seq M]
+        write an audit bundle of records N..M (default: all sealed ones), widened to the
+        checkpoint that seals M, with their events, checkpoints, keys and anchor receipts
   audit proof DECISION_ID [--store URL]
         print the inclusion proof of a decision against the latest sealed checkpoint
   audit check-proof FILE [--keys FILE] [--rpc URL [--contract ADDR]] [--json]
@@ -141,7 +147,7 @@ export async function runCli(argv: string[]): Promise<number> {
       await runUntilSignal(command, sub === undefined ? [] : [sub, ...rest]);
       return -1;
     }
-    if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof")) {
+    if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof" || sub === "export")) {
       const { runAuditCommand } = await import("./auditCommands.ts");
       return await runAuditCommand(sub, rest);
     }

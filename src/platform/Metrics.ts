@@ -90,7 +90,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export function makeMetrics() {
   const decisions = new Counter("zt_decisions_total", "Decisions recorded, by status and reason.");
   const decisionLatency = new Histogram("zt_decision_duration_seconds", "Time from request body read to decision recorded.", LATENCY_BUCKETS);
-  const appendLatency = new Histogram("zt_store_append_duration_seconds", "Event store append latency, including the durable commit.", LATENCY_BUCKETS);
+  const appendLatency = new Histogram("zt_store_append_duration_seconds", "Latency of a decision's one store call (its events, the spent nonce with them), the durable commit included.", LATENCY_BUCKETS);
   const storeFailures = new Counter("zt_store_failures_total", "Event store operations that failed, by reason.");
   const auditRecords = new Counter("zt_audit_records_total", "Audit records projected by this instance.");
   const auditLag = new Gauge("zt_audit_projection_lag_events", "Events in the store not yet in the audit chain (counted up to 10000).");
