@@ -5,9 +5,11 @@
  * Every namespace is new (`--unshare-all`), so there is no network unless the spec asks
  * for it (`--share-net`); the command runs as uid/gid 65534 of its own user namespace
  * with all capabilities dropped; the environment is cleared and only the allowlist is
- * set; the root is empty except read-only system directories, the spec's read and write
- * paths, /proc, a minimal /dev and a tmpfs /tmp as scratch, and that root is read-only. bwrap sets no rlimits
- * itself, so the command runs under `prlimit` inside the sandbox.
+ * set; the root is empty except read-only system directories, /proc, a minimal /dev, a
+ * tmpfs /tmp as scratch and the spec's read and write paths (bound after the tmpfs, so a
+ * path under the host's /tmp stays visible), and that root is read-only. The command
+ * starts in the spec's working directory (/tmp unless it names one). bwrap sets no
+ * rlimits itself, so the command runs under `prlimit` inside the sandbox.
  */
 import type { CommandSpec } from "../Broker.ts";
 import { prlimitArgv } from "../prlimitArgv.ts";
@@ -30,9 +32,10 @@ export function bwrapArgv(spec: CommandSpec, host: (path: string) => HostEntry):
     if (entry.kind === "symlink") args.push("--symlink", entry.target, path);
     else if (entry.kind === "dir") args.push("--ro-bind", path, path);
   }
+  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp");
   for (const path of spec.readPaths) args.push("--ro-bind", path, path);
   for (const path of spec.writePaths) args.push("--bind", path, path);
   // bwrap's own root is a writable tmpfs: remounted read-only once everything is in place.
-  args.push("--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--remount-ro", "/", "--chdir", "/tmp", "--", ...prlimitArgv(spec), ...spec.argv);
+  args.push("--remount-ro", "/", "--chdir", spec.workDir ?? "/tmp", "--", ...prlimitArgv(spec), ...spec.argv);
   return args;
 }
