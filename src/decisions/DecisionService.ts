@@ -1,10 +1,11 @@
 /**
- * The decision path of `POST /actions`, orchestration only: parse the body, gather the
- * facts the decider needs (the permit's signature and nonce state, the trusted
- * snapshot), decide (pure, decide.ts), append the decider's events in order (a nonce
- * lost to a concurrent decision folds in as a replay denial), then, with the decision
- * durable, run an allowed `execute` block. Fail closed: a store that cannot record makes
- * the answer `audit_unavailable` and nothing runs; no other failure escapes.
+ * The decision path of `POST /actions` and of the MCP gateway's calls, orchestration
+ * only: parse the body (or take a call its adapter parsed), gather the facts the decider
+ * needs (the permit's signature and nonce state, the trusted snapshot), decide (pure,
+ * decide.ts), append the decider's events in order (a nonce lost to a concurrent
+ * decision folds in as a replay denial), then, with the decision durable, run an allowed
+ * `execute` block. Fail closed: a store that cannot record makes the answer
+ * `audit_unavailable` and nothing runs; no other failure escapes.
  */
 import { Clock, Context, Effect, Layer } from "effect";
 import { EventStore, type EventStoreError } from "../events/EventStore.ts";
@@ -18,7 +19,7 @@ import { Metrics } from "../platform/Metrics.ts";
 import { ActivePolicy } from "../policy/ActivePolicy.ts";
 import { decide, loseNonceRace, type Decided, type DecisionEvent } from "./decide.ts";
 import type { ActionDecided } from "./events.ts";
-import { parseActionRequest } from "./parseActionRequest.ts";
+import { parseActionRequest, type ParsedActionRequest } from "./parseActionRequest.ts";
 
 export interface ActionBody {
   readonly bytes: Uint8Array;
@@ -26,14 +27,30 @@ export interface ActionBody {
   readonly tooLarge: boolean;
 }
 
-/** What a `POST /actions` call came to: a recorded decision (and its run), or a decision the store could not record. */
+/**
+ * A request an adapter other than `POST /actions` already turned into the decider's
+ * terms (the MCP gateway's calls): the parsed request, and the sha256 that names what
+ * was asked (recorded as `request_sha256`).
+ */
+export interface ParsedCall {
+  readonly requestSha256: string;
+  readonly parsed: ParsedActionRequest;
+}
+
+/**
+ * What a call came to: a recorded decision (with the revision of its ActionDecided in the
+ * decision's stream, where later events of the call go, and its run), or a decision the
+ * store could not record.
+ */
 export type DecisionOutcome =
-  | { readonly recorded: true; readonly decided: Decided; readonly execution: ExecutionView | null }
+  | { readonly recorded: true; readonly decided: Decided; readonly revision: number; readonly execution: ExecutionView | null }
   | { readonly recorded: false; readonly decisionId: string; readonly reason: EventStoreError["reason"] };
 
 export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
   readonly decideAction: (principal: Principal, body: ActionBody) => Effect.Effect<DecisionOutcome>;
+  /** Decides one parsed call the same way (same decider, store, metrics and audit chain); never fails. */
+  readonly decideCall: (principal: Principal, call: ParsedCall) => Effect.Effect<DecisionOutcome>;
 }
 
 export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionService, DecisionServiceShape>() {
@@ -77,18 +94,18 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return { decided: final, ...appended };
         });
 
-      const decideAction = (principal: Principal, body: ActionBody): Effect.Effect<DecisionOutcome> =>
+      const decideParsed = (principal: Principal, requestSha256: string, parse: () => ParsedActionRequest): Effect.Effect<DecisionOutcome> =>
         Effect.gen(function* () {
           const started = performance.now();
           const now = yield* Clock.currentTimeMillis;
           const decisionId = `dec_${yield* ids.ulid(now)}`;
           return yield* Effect.gen(function* () {
-            const parsed = parseActionRequest(body.bytes, body.tooLarge);
+            const parsed = parse();
             // Facts only where the decider can reach the checks that read them: an agent's permit, a notional limit's prices.
             const permit = parsed.ok && principal.role === "agent" ? parsed.request.permit : undefined;
             const permitFacts = permit === undefined ? undefined : yield* permits.factsOf(permit);
             const market = permit?.constraints.max_notional_usd === undefined ? undefined : yield* markets.current;
-            const decided = decide({ decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market });
+            const decided = decide({ decisionId, now, caller: principal, bodySha256: requestSha256, parsed, policy, permitFacts, market });
             const { decided: recorded, revision, position } = yield* record(decided);
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
@@ -100,7 +117,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
               allowed?.execute === undefined
                 ? null
                 : yield* executions.execute({ decisionId, decidedRevision: revision, actor: decision.actor, action: allowed.action, execute: allowed.execute });
-            return { recorded: true, decided: recorded, execution } as const;
+            return { recorded: true, decided: recorded, revision, execution } as const;
           }).pipe(
             Effect.catchTag("EventStoreError", (error) =>
               Effect.gen(function* () {
@@ -112,7 +129,10 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           );
         });
 
-      return { decideAction };
+      return {
+        decideAction: (principal, body) => decideParsed(principal, sha256Hex(body.bytes), () => parseActionRequest(body.bytes, body.tooLarge)),
+        decideCall: (principal, call) => decideParsed(principal, call.requestSha256, () => call.parsed),
+      };
     }),
   );
 }
