@@ -32,6 +32,7 @@ import { auditSigningKey } from "./identity/DataDirectory.ts";
 import { Identity } from "./identity/Identity.ts";
 import { sha256Hex } from "./kernel/hashing.ts";
 import { MarketSnapshots } from "./market/MarketSnapshots.ts";
+import type { McpGateway } from "./mcp/McpGateway.ts";
 import { PermitService } from "./permits/PermitService.ts";
 import { PermitVerifier } from "./permits/PermitVerifier.ts";
 import { Ids } from "./platform/Ids.ts";
@@ -242,6 +243,28 @@ export function brokersLayer(config: ServiceConfig): Layer.Layer<Brokers> {
   );
 }
 
+/**
+ * The MCP gateway: it decides through the decision service, and its stdio upstreams get
+ * directories under the data directory. Loaded on demand, so that the projection
+ * writer's thread, which builds its layers here too, never loads the MCP SDK or the HTTP app.
+ */
+function mcpGatewayLayer(config: ServiceConfig): Layer.Layer<McpGateway, unknown, DecisionService | EventStore | ActivePolicy | Ids | Metrics> {
+  return Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [{ McpGateway }, { SERVICE_VERSION }] = await Promise.all([import("./mcp/McpGateway.ts"), import("./app/app.ts")]);
+      const { docker } = config;
+      return McpGateway.layer({
+        dataDir: config.dataDir,
+        cwd: process.cwd(),
+        maxSessions: config.mcp.maxSessions,
+        idleSeconds: config.mcp.idleSeconds,
+        version: SERVICE_VERSION,
+        dockerHost: "socketPath" in docker ? `unix://${docker.socketPath}` : `tcp://${docker.host}:${docker.port}`,
+      });
+    }),
+  );
+}
+
 /** The writer thread's entry module (projectorWorker.ts, beside this file). */
 export const PROJECTOR_WORKER_URL = new URL("./projectorWorker.ts", import.meta.url);
 
@@ -258,7 +281,8 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   // The projection writer runs on its own thread with only its settings; `zt project` runs it alone.
   const projector = ProjectorThread.layer({ workerUrl: PROJECTOR_WORKER_URL, settings: projectorSettings(config) });
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, projector, anchoring).pipe(
+  const decisions = Layer.provideMerge(mcpGatewayLayer(config), DecisionService.layer);
+  return Layer.mergeAll(decisions, PermitService.layer, projector, anchoring).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );

@@ -21,6 +21,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["market", "permits"],
   ["execution"],
   ["decisions"],
+  ["mcp"],
   ["audit"],
   ["anchoring"],
   ["app"],

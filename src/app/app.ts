@@ -12,6 +12,8 @@ import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
 import type { DataDirectory } from "../identity/DataDirectory.ts";
 import { marketRoutes } from "../market/routes.ts";
+import type { McpGatewayShape } from "../mcp/McpGateway.ts";
+import { mcpRoutes } from "../mcp/routes.ts";
 import { permitRoutes } from "../permits/routes.ts";
 import type { PolicyBundle } from "../policy/PolicyBundle.ts";
 import type { LogSink } from "../platform/Logging.ts";
@@ -30,6 +32,7 @@ export interface AppDependencies {
   readonly policy: PolicyBundle;
   readonly metrics: MetricsShape;
   readonly logs: LogSink;
+  readonly mcp: McpGatewayShape;
 }
 
 export function makeApp(deps: AppDependencies): Hono<AppEnv> {
@@ -83,6 +86,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", permitRoutes(deps.run));
   app.route("/", marketRoutes(deps.run));
   app.route("/", auditRoutes(deps.run));
+  app.route("/", mcpRoutes(deps.mcp));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

@@ -20,12 +20,27 @@ export const SANDBOX_UID = 65534;
 
 export type HostEntry = { readonly kind: "dir" } | { readonly kind: "symlink"; readonly target: string } | { readonly kind: "missing" };
 
-export function bwrapArgv(spec: CommandSpec, host: (path: string) => HostEntry): ReadonlyArray<string> {
+/** What bwrap needs of a CommandSpec: a decision's run, or a long-lived process (an MCP server) that belongs to no decision. */
+export type SandboxedCommand = Omit<CommandSpec, "decisionId" | "image" | "outputCapBytes">;
+
+/**
+ * How the environment gets in: set from the spec on bwrap's command line (the default),
+ * or inherited from bwrap's own environment (which the caller sets to exactly the spec's,
+ * so that no value shows in the host's process list) less the variables named here.
+ */
+export type SandboxEnvironment = { readonly from: "argv" } | { readonly from: "parent"; readonly unset: ReadonlyArray<string> };
+
+export function bwrapArgv(spec: SandboxedCommand, host: (path: string) => HostEntry, environment: SandboxEnvironment = { from: "argv" }): ReadonlyArray<string> {
   const args: string[] = ["--unshare-all"];
   if (spec.network) args.push("--share-net");
   args.push("--uid", String(SANDBOX_UID), "--gid", String(SANDBOX_UID));
-  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv");
-  for (const [name, value] of Object.entries(spec.env)) args.push("--setenv", name, value);
+  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL");
+  if (environment.from === "argv") {
+    args.push("--clearenv");
+    for (const [name, value] of Object.entries(spec.env)) args.push("--setenv", name, value);
+  } else {
+    for (const name of environment.unset) args.push("--unsetenv", name);
+  }
   for (const path of SYSTEM_READ_PATHS) {
     const entry = host(path);
     // Merged-/usr hosts have /bin -> usr/bin: recreate the link rather than bind twice.
