@@ -118,9 +118,9 @@ export function makeMcpCalls(deps: McpCallsDeps): McpCalls {
 
     const { decision, revision } = after;
     const started = performance.now();
-    const failed = (failure: Failure): Result => {
+    const failed = async (failure: Failure): Promise<Result> => {
       const duration_ms = Math.round(performance.now() - started);
-      void recordAfter(decision, revision, MCP_CALL_FAILED, { decision_id: decision.decision_id, server_id: serverId, method: request.method, reason: failure.reason, message: failure.message, duration_ms });
+      await recordAfter(decision, revision, MCP_CALL_FAILED, { decision_id: decision.decision_id, server_id: serverId, method: request.method, reason: failure.reason, message: failure.message, duration_ms });
       return answer(failure.reason === "cancelled" ? "cancelled" : "unanswered", { kind: "unanswered", decision, message: failure.message });
     };
 
@@ -145,11 +145,8 @@ export function makeMcpCalls(deps: McpCallsDeps): McpCalls {
     }
     metrics.mcpUpstreamLatency.observe((performance.now() - started) / 1000, { server: serverId });
 
-    if ("failure" in response) {
-      const result = failed(response.failure);
-      // A cancelled request is not answered (the SDK drops the answer of an aborted handler).
-      return result;
-    }
+    // A cancelled call's answer is dropped by the SDK (the caller gave up on it); its failure is still recorded.
+    if ("failure" in response) return failed(response.failure);
     const duration_ms = Math.round(performance.now() - started);
     if ("error" in response) {
       const { error } = response;
