@@ -34,7 +34,7 @@ import type { McpServerConfig } from "../policy/McpServers.ts";
 import { decisionStream } from "../vocabulary/DecisionId.ts";
 import { GatewaySession, type SessionServer, type SessionTiming } from "./GatewaySession.ts";
 import { makeMcpCalls, type McpCallServer } from "./McpCalls.ts";
-import { planStdioServer, stdioLaunch, type SandboxTools } from "./upstreamLaunch.ts";
+import { dockerUser, planStdioServer, stdioLaunch, type SandboxTools } from "./upstreamLaunch.ts";
 
 /** Largest body a POST to an MCP endpoint may have. */
 export const MAX_MCP_BODY_BYTES = 1024 * 1024;
@@ -98,6 +98,7 @@ function makeMcpGateway(options: McpGatewayOptions) {
     const tools: SandboxTools = {
       inherited: DEFAULT_INHERITED_ENV_VARS,
       host: hostEntry,
+      dockerUser: dockerUser(),
       ...(findOnPath("bwrap") === undefined ? {} : { bwrap: findOnPath("bwrap")! }),
       ...(findOnPath("docker") === undefined ? {} : { docker: findOnPath("docker")! }),
       ...(options.dockerHost === undefined ? {} : { dockerHost: options.dockerHost }),

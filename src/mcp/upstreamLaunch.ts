@@ -10,7 +10,7 @@
  * one start: bwrap's (the bwrap broker's sandbox, bwrapArgv), Docker's (`docker run -i`
  * with the Docker broker's container hardening) or the bare command (`none`).
  */
-import { accessSync, constants, mkdirSync, realpathSync } from "node:fs";
+import { accessSync, chownSync, constants, mkdirSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { bwrapArgv, SYSTEM_READ_PATHS, type HostEntry } from "../execution/bwrap/bwrapArgv.ts";
 import { CONTAINER_USER, SCRATCH_BYTES } from "../execution/docker/containerOptions.ts";
@@ -70,7 +70,21 @@ export function planStdioServer(serverId: string, config: StdioServer, where: { 
   }
   const dir = serverDirectory(dataDir, serverId);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // A Docker upstream runs as nobody when the control plane is root (see dockerUser): its directory is nobody's.
+  if (config.sandbox === "docker" && process.getuid?.() === 0) chownSync(dir, DOCKER_NOBODY, DOCKER_NOBODY);
   return { serverId, config, dir: realpathSync(dir), command, readPaths };
+}
+
+const DOCKER_NOBODY = 65534;
+
+/**
+ * The user a Docker upstream runs as: nobody when the control plane runs as root (its
+ * directory is then handed to nobody), else the control plane's own user, which owns the
+ * directory (a container has no user namespace of its own to map nobody to it).
+ */
+export function dockerUser(): string {
+  const uid = process.getuid?.() ?? DOCKER_NOBODY;
+  return uid === 0 ? CONTAINER_USER : `${uid}:${process.getgid?.() ?? uid}`;
 }
 
 /** How long a bwrap upstream's CPU budget lasts (RLIMIT_CPU is cumulative: `cpus` cores over this). */
@@ -97,6 +111,8 @@ export interface SandboxTools {
   /** The docker CLI, when on PATH, and the engine it talks to (`DOCKER_HOST`). */
   readonly docker?: string;
   readonly dockerHost?: string;
+  /** `uid:gid` a Docker upstream runs as (dockerUser). */
+  readonly dockerUser: string;
   /** What is at a system path (bwrapArgv). */
   readonly host: (path: string) => HostEntry;
 }
@@ -140,7 +156,7 @@ export function stdioLaunch(plan: StdioPlan, tools: SandboxTools): StdioLaunch |
         "--label", `zt.mcp_server=${plan.serverId}`,
         "--network", config.network ? "bridge" : "none",
         "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--ipc", "private",
-        "--user", CONTAINER_USER,
+        "--user", tools.dockerUser,
         "--memory", `${limits.memory_mb}m`, "--memory-swap", `${limits.memory_mb}m`, "--cpus", String(limits.cpus), "--pids-limit", String(limits.pids),
         "--tmpfs", `/tmp:rw,nosuid,nodev,noexec,size=${SCRATCH_BYTES}`,
         "--log-driver", "none",
