@@ -336,6 +336,10 @@ export class GatewaySession {
               onprogress: (progress) => void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } } as never).catch(() => undefined),
             }),
       });
+    } catch (error) {
+      // Not an answer of the upstream's (that is an McpError): its connection failed; make a new one.
+      if (!(error instanceof McpError)) this.#links.get(serverId)?.drop(client);
+      throw error;
     } finally {
       serving.splice(serving.indexOf(extra.requestId), 1);
     }

@@ -88,6 +88,16 @@ export class UpstreamLink {
     return undefined;
   }
 
+  /**
+   * Gives up a connection that failed to carry a request (an HTTP upstream that went
+   * away does not close its client by itself): it is closed and made again, with backoff.
+   */
+  drop(client: Client): void {
+    if (this.#state.kind !== "ready" || this.#state.client !== client) return;
+    this.#lost("the upstream stopped answering");
+    void client.close().catch(() => undefined);
+  }
+
   /** Ends the link and its upstream session (a stdio server's process ends with it). */
   async close(): Promise<void> {
     const state = this.#state;
