@@ -5,8 +5,9 @@
  * preparsed set. Any problem names the file and line, and there is no fallback to allow.
  */
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
-import { Either, ParseResult, Schema } from "effect";
+import { Either, Schema } from "effect";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";
+import { schemaProblems } from "../kernel/schemaProblems.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
 import { MCP_SERVERS_FILE, McpServers, NO_MCP_SERVERS } from "./McpServers.ts";
 import { ImageLock, PolicyManifest, pinImages } from "./PolicyManifest.ts";
@@ -132,6 +133,22 @@ function jsonProblem(file: string, text: string, error: unknown): BundleProblem 
   return { file, message: `invalid JSON: ${message}` };
 }
 
+/**
+ * A JSON file of the bundle decoded by its schema, or its problems: each a path and what
+ * was expected there, never the value found (mcp.json holds servers' secrets).
+ */
+function decodeJsonFile<A, I>(file: string, text: string, schema: Schema.Schema<A, I>): Either.Either<A, ReadonlyArray<BundleProblem>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return Either.left([jsonProblem(file, text, error)]);
+  }
+  const decoded = Schema.decodeUnknownEither(schema)(json, { errors: "all", onExcessProperty: "error" });
+  if (Either.isRight(decoded)) return Either.right(decoded.right);
+  return Either.left(schemaProblems(decoded.left).map((problem) => ({ file, message: `${problem.path}: ${problem.message}` })));
+}
+
 const ANNOTATED_ID = /^\s*(?:\/\/[^\n]*\n\s*)*@id\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)/;
 
 /** Compiles and preparses a bundle, or lists every problem found. */
@@ -150,52 +167,22 @@ export function compilePolicyBundle(
   if (manifestText === undefined) {
     return Either.left([...problems, { file: MANIFEST_FILE, message: "missing manifest" }]);
   }
-  let manifestJson: unknown;
-  try {
-    manifestJson = JSON.parse(manifestText);
-  } catch (error) {
-    return Either.left([...problems, jsonProblem(MANIFEST_FILE, manifestText, error)]);
-  }
-  const decoded = Schema.decodeUnknownEither(PolicyManifest)(manifestJson, { errors: "all", onExcessProperty: "error" });
-  if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
-    return Either.left([
-      ...problems,
-      ...issues.map((issue) => ({ file: MANIFEST_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` })),
-    ]);
-  }
+  const decoded = decodeJsonFile(MANIFEST_FILE, manifestText, PolicyManifest);
+  if (Either.isLeft(decoded)) return Either.left([...problems, ...decoded.left]);
   let manifest = decoded.right;
 
   const lockText = texts.get(IMAGE_LOCK_FILE);
   if (lockText !== undefined) {
-    let lockJson: unknown;
-    try {
-      lockJson = JSON.parse(lockText);
-    } catch (error) {
-      return Either.left([...problems, jsonProblem(IMAGE_LOCK_FILE, lockText, error)]);
-    }
-    const lock = Schema.decodeUnknownEither(ImageLock)(lockJson, { errors: "all", onExcessProperty: "error" });
-    if (Either.isLeft(lock)) {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(lock.left);
-      return Either.left([...problems, ...issues.map((issue) => ({ file: IMAGE_LOCK_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` }))]);
-    }
+    const lock = decodeJsonFile(IMAGE_LOCK_FILE, lockText, ImageLock);
+    if (Either.isLeft(lock)) return Either.left([...problems, ...lock.left]);
     manifest = pinImages(manifest, lock.right);
   }
 
   let mcp = NO_MCP_SERVERS;
   const mcpText = texts.get(MCP_SERVERS_FILE);
   if (mcpText !== undefined) {
-    let mcpJson: unknown;
-    try {
-      mcpJson = JSON.parse(mcpText);
-    } catch (error) {
-      return Either.left([...problems, jsonProblem(MCP_SERVERS_FILE, mcpText, error)]);
-    }
-    const servers = Schema.decodeUnknownEither(McpServers)(mcpJson, { errors: "all", onExcessProperty: "error" });
-    if (Either.isLeft(servers)) {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(servers.left);
-      return Either.left([...problems, ...issues.map((issue) => ({ file: MCP_SERVERS_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` }))]);
-    }
+    const servers = decodeJsonFile(MCP_SERVERS_FILE, mcpText, McpServers);
+    if (Either.isLeft(servers)) return Either.left([...problems, ...servers.left]);
     mcp = servers.right;
   }
 
