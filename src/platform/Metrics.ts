@@ -110,7 +110,7 @@ export function makeMetrics() {
   const mcpUpstreamLatency = new Histogram("zt_mcp_upstream_duration_seconds", "Time an allowed MCP call took upstream, by server.", LATENCY_BUCKETS);
   const mcpSessions = new Gauge("zt_mcp_sessions", "Open MCP gateway sessions.");
   const mcpUpstreamRestarts = new Counter("zt_mcp_upstream_restarts_total", "Upstream MCP connections lost or not made (each is then made again with backoff), by server.");
-  const all = [
+  const registry = {
     decisions,
     decisionLatency,
     appendLatency,
@@ -127,26 +127,8 @@ export function makeMetrics() {
     mcpUpstreamLatency,
     mcpSessions,
     mcpUpstreamRestarts,
-  ];
-  return {
-    decisions,
-    decisionLatency,
-    appendLatency,
-    storeFailures,
-    auditRecords,
-    auditLag,
-    checkpoints,
-    executions,
-    unhashableEvents,
-    auditWriterUp,
-    anchorDiverged,
-    mcpCalls,
-    mcpDenials,
-    mcpUpstreamLatency,
-    mcpSessions,
-    mcpUpstreamRestarts,
-    render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
   };
+  return { ...registry, render: () => `${Object.values(registry).map((metric) => metric.render()).join("\n")}\n` };
 }
 
 export type MetricsShape = ReturnType<typeof makeMetrics>;

@@ -6,11 +6,10 @@
  * and the sessions, the store and the audit chain go on working afterwards.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { CallToolResultSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
 import { MAX_MCP_BODY_BYTES } from "../../src/mcp/McpGateway.ts";
-import { httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
+import { childProcessesRunning, httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
 
 let gateway: Gateway;
 before(async () => {
@@ -18,7 +17,6 @@ before(async () => {
 });
 after(async () => {
   await gateway?.close();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
 });
 
 const ACCEPT = "application/json, text/event-stream";
@@ -52,15 +50,7 @@ const counts = () => {
 };
 
 /** Upstream processes this control plane runs now. */
-const upstreams = () =>
-  readdirSync("/proc").filter((entry) => {
-    if (!/^\d+$/.test(entry)) return false;
-    try {
-      return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1]) === process.pid && readFileSync(`/proc/${entry}/cmdline`, "utf8").includes("mcp-server");
-    } catch {
-      return false;
-    }
-  }).length;
+const upstreams = () => childProcessesRunning("mcp-server").length;
 
 /** Asserts a refused body: the status and JSON-RPC code, one malformed_request decision named in the answer, no upstream started or called. */
 async function refused(reply: Awaited<ReturnType<typeof post>>, status: number, code: number, before: ReturnType<typeof counts>, processes: number) {

@@ -9,17 +9,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { authorizingProxy } from "../support/authorizingProxy.ts";
 import { REPO_ROOT } from "../support/harness.ts";
-import { startGateway, type Gateway } from "../support/mcpGateway.ts";
-import { waitFor } from "../support/waitFor.ts";
+import { everythingOverHttp, startGateway, type Gateway } from "../support/mcpGateway.ts";
 
 const CONFORMANCE = join(REPO_ROOT, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
-const EVERYTHING = join(REPO_ROOT, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
 /** What the suite's active server scenarios give the everything server run directly (checked below, not assumed). */
 const KNOWN_PASSING = ["server-initialize", "logging-set-level", "ping", "tools-list", "tools-call-simple-text", "tools-call-error", "server-sse-multiple-streams", "resources-list", "resources-subscribe", "resources-unsubscribe", "prompts-list"];
 
@@ -28,14 +25,6 @@ const cleanups: Array<() => Promise<void> | void> = [() => rmSync(outputs, { rec
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
-  const address = server.address();
-  await new Promise<void>((closed) => server.close(() => closed()));
-  return typeof address === "object" && address !== null ? address.port : 0;
-}
 
 /** Runs the suite's server scenarios against `url`; each scenario's passed and failed check counts, from its summary. */
 async function conformance(url: string, label: string): Promise<Record<string, [number, number]>> {
@@ -57,23 +46,15 @@ const passing = (results: Record<string, [number, number]>) =>
     .sort();
 
 test("the conformance suite gives the same results directly and through /mcp/everything", { timeout: 180_000 }, async () => {
-  const port = await freePort();
-  const direct = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  direct.stdout.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
-  direct.stderr.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
-  cleanups.push(() => void direct.kill("SIGKILL"));
-  await waitFor("the everything server to listen", () => (log.includes("listening on port") ? true : undefined), { timeoutMs: 20_000 });
+  const direct = await everythingOverHttp();
+  cleanups.push(() => void direct.child.kill("SIGKILL"));
 
   const gateway: Gateway = await startGateway();
-  cleanups.push(async () => {
-    await gateway.close();
-    rmSync(gateway.dataDir, { recursive: true, force: true });
-  });
+  cleanups.push(() => gateway.close());
   const proxy = await authorizingProxy(gateway.url, gateway.tokens.ops1);
   cleanups.push(() => proxy.close());
 
-  const directly = await conformance(`http://127.0.0.1:${port}/mcp`, "direct");
+  const directly = await conformance(direct.url, "direct");
   const through = await conformance(`${proxy.url}/mcp/everything`, "gateway");
 
   assert.deepEqual(passing(directly), [...KNOWN_PASSING].sort(), "the everything server passes what it is known to pass");

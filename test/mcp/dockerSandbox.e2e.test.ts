@@ -20,7 +20,6 @@ const policyDir = tempDir("zt-mcp-docker-policy-");
 let gateway: Gateway | undefined;
 after(async () => {
   await gateway?.close();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
   rmSync(policyDir, { recursive: true, force: true });
 });
 

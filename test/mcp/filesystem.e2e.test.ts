@@ -68,7 +68,6 @@ before(async () => {
 after(async () => {
   await gateway?.close();
   await killAllChildren();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
   rmSync(tokenDir, { recursive: true, force: true });
 });
 

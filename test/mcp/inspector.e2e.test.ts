@@ -13,7 +13,6 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { REPO_ROOT } from "../support/harness.ts";
@@ -27,7 +26,6 @@ before(async () => {
 });
 after(async () => {
   await gateway?.close();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
 });
 
 /** One inspector CLI run (asynchronous: the gateway answers from this process); its exit code and JSON output. */

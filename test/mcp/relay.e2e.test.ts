@@ -8,7 +8,6 @@
  * decision stays recorded), then the restarted upstream answers again.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -21,7 +20,7 @@ import {
   McpError,
   type LoggingMessageNotification,
 } from "@modelcontextprotocol/sdk/types.js";
-import { httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
+import { childProcessesRunning, httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
 import { waitFor } from "../support/waitFor.ts";
 
 let gateway: Gateway;
@@ -30,26 +29,9 @@ before(async () => {
 });
 after(async () => {
   await gateway?.close();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
 });
 
 const text = (result: Record<string, unknown>) => JSON.stringify(result["content"]);
-
-/** The pids of this process's children whose command line names `needle` (the gateway's upstreams run under it). */
-function childrenRunning(needle: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== process.pid) continue;
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
 
 describe("ops-1 through /mcp/everything", () => {
   let client: Client;
@@ -213,10 +195,10 @@ describe("an upstream that dies", () => {
     const client = await httpClient(`${gateway.url}/mcp/everything`, gateway.tokens.ops1);
     try {
       await client.callTool({ name: "echo", arguments: { message: "before" } });
-      const pids = childrenRunning("mcp-server-everything");
+      const pids = childProcessesRunning("mcp-server-everything");
       assert.ok(pids.length >= 1, "the upstream runs as a child of the control plane");
       for (const pid of pids) process.kill(pid, "SIGKILL");
-      await waitFor("the upstream to be seen gone", () => (childrenRunning("mcp-server-everything").length < pids.length ? true : undefined));
+      await waitFor("the upstream to be seen gone", () => (childProcessesRunning("mcp-server-everything").length < pids.length ? true : undefined));
       const down = await client.request({ method: "tools/call", params: { name: "echo", arguments: { message: "while down" } } }, CallToolResultSchema);
       assert.equal(down.isError, true, JSON.stringify(down));
       const structured = down.structuredContent as Record<string, unknown>;

@@ -6,47 +6,28 @@
  * reaches it again.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { cpSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
-import { EXAMPLE_POLICY_DIR, REPO_ROOT, tempDir } from "../support/harness.ts";
-import { httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
+import { EXAMPLE_POLICY_DIR, tempDir } from "../support/harness.ts";
+import { everythingOverHttp, httpClient, startGateway, type Gateway } from "../support/mcpGateway.ts";
 import { waitFor } from "../support/waitFor.ts";
 
-const EVERYTHING = join(REPO_ROOT, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
 const policyDir = tempDir("zt-mcp-remote-policy-");
 let gateway: Gateway | undefined;
 let upstream: ChildProcess | undefined;
 after(async () => {
   upstream?.kill("SIGKILL");
   await gateway?.close();
-  if (gateway !== undefined) rmSync(gateway.dataDir, { recursive: true, force: true });
   rmSync(policyDir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((listening) => probe.listen(0, "127.0.0.1", listening));
-  const address = probe.address();
-  await new Promise<void>((closed) => probe.close(() => closed()));
-  return typeof address === "object" && address !== null ? address.port : 0;
-}
-
-async function startUpstream(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
-  await waitFor("the remote upstream to listen", () => (log.includes("listening on port") ? true : undefined), { timeoutMs: 20_000 });
-  return child;
-}
-
 test("a remote streamable-HTTP upstream behind the gateway: calls, the upstream down (upstream_unavailable, recorded), and back in the same session", { timeout: 90_000 }, async () => {
-  const port = await freePort();
-  upstream = await startUpstream(port);
+  const first = await everythingOverHttp();
+  upstream = first.child;
+  const port = first.port;
   cpSync(EXAMPLE_POLICY_DIR, policyDir, { recursive: true });
   writeFileSync(join(policyDir, "mcp.json"), JSON.stringify({ servers: { remote: { transport: "http", url: `http://127.0.0.1:${port}/mcp`, headers: { "x-upstream-key": "not-logged" }, timeout_ms: 5_000 } } }));
   writeFileSync(join(policyDir, "mcp.cedar"), '@id("ops1-remote")\npermit (principal == Agent::"agent:ops-1", action == Action::"mcp.tools_call", resource) when { resource.path like "mcp:remote/*" };\n');
@@ -68,7 +49,7 @@ test("a remote streamable-HTTP upstream behind the gateway: calls, the upstream 
     assert.deepEqual(stream, ["ActionDecided.v1", "McpCallFailed.v1"]);
 
     // The gateway gave up the dead connection; once the upstream is back, the same caller session reaches it again.
-    upstream = await startUpstream(port);
+    upstream = (await everythingOverHttp(port)).child;
     const back = await waitFor(
       "the caller's session to reach the restarted upstream",
       async () => {

@@ -4,9 +4,11 @@
  * bwrap sandboxes), and real MCP SDK clients connected to it over streamable HTTP or
  * through `zt mcp connect` over stdio.
  */
-import { DatabaseSync } from "node:sqlite";
-import { writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -14,7 +16,7 @@ import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import { loadConfig } from "../../src/config.ts";
 import { makeLogSink } from "../../src/platform/Logging.ts";
 import { startServer, type RunningServer } from "../../src/server.ts";
-import { EXAMPLE_POLICY_DIR, readDevCredentials, tempDir, type DevCredentials } from "./harness.ts";
+import { EXAMPLE_POLICY_DIR, readDevCredentials, REPO_ROOT, tempDir, type DevCredentials } from "./harness.ts";
 import { ZT_TS } from "./spawnServer.ts";
 import { waitFor } from "./waitFor.ts";
 
@@ -28,6 +30,7 @@ export interface Gateway {
   readonly events: () => ReadonlyArray<{ readonly type: string; readonly stream: string; readonly data: string; readonly position: number }>;
   /** Waits until the audit chain covers every stored event. */
   readonly projected: () => Promise<void>;
+  /** Stops the control plane (its upstreams with it) and removes its data directory. */
   readonly close: () => Promise<void>;
 }
 
@@ -56,7 +59,11 @@ export async function startGateway(options: { readonly policyDir?: string; reado
       { timeoutMs: 30_000 },
     );
   };
-  return { server, url: server.url, dataDir, tokens, logs, events, projected, close: () => server.close() };
+  const close = async () => {
+    await server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { server, url: server.url, dataDir, tokens, logs, events, projected, close };
 }
 
 const CLIENT_INFO = { name: "zt-infra-test-client", version: "1.0.0" };
@@ -75,4 +82,40 @@ export async function bridgeClient(endpoint: string, token: string, tokenDir: st
   const client = new Client(CLIENT_INFO, { capabilities });
   await client.connect(new StdioClientTransport({ command: process.execPath, args: [ZT_TS, "mcp", "connect", "--url", endpoint, "--token-file", tokenFile], stderr: "pipe" }));
   return client;
+}
+
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((listening) => probe.listen(0, "127.0.0.1", listening));
+  const address = probe.address();
+  await new Promise<void>((closed) => probe.close(() => closed()));
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+const EVERYTHING = join(REPO_ROOT, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js");
+
+/** The reference everything server on its own streamable-HTTP transport (no gateway), on `port` (a free one by default). */
+export async function everythingOverHttp(port?: number): Promise<{ readonly url: string; readonly port: number; readonly child: ChildProcess }> {
+  const listenOn = port ?? (await freePort());
+  const child = spawn(process.execPath, [EVERYTHING, "streamableHttp"], { cwd: REPO_ROOT, env: { ...process.env, PORT: String(listenOn) }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (log += chunk));
+  await waitFor("the everything server to listen", () => (log.includes("listening on port") ? true : undefined), { timeoutMs: 20_000 });
+  return { url: `http://127.0.0.1:${listenOn}/mcp`, port: listenOn, child };
+}
+
+/** The pids of this process's children whose command line names `needle` (the gateway of startGateway runs its upstreams so). */
+export function childProcessesRunning(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${entry}/status`, "utf8"))?.[1]) !== process.pid) continue;
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
