@@ -19,34 +19,11 @@
  * directory as its only root, so that a path means to it what it meant to the decision.
  */
 import { pathToFileURL } from "node:url";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { UriTemplate } from "@modelcontextprotocol/sdk/shared/uriTemplate.js";
-import {
-  ErrorCode,
-  InitializeRequestSchema,
-  LATEST_PROTOCOL_VERSION,
-  McpError,
-  ResultSchema,
-  SetLevelRequestSchema,
-  SUPPORTED_PROTOCOL_VERSIONS,
-  type ClientCapabilities,
-  type Implementation,
-  type InitializeRequest,
-  type InitializeResult,
-  type JSONRPCRequest,
-  type Notification,
-  type RequestId,
-  type Result,
-  type ServerCapabilities,
-} from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../identity/Credentials.ts";
 import { GATEWAY_ANSWERED } from "./mcpAnswer.ts";
 import { isDecidedMethod, mcpResource, type DecidedMethod } from "./mcpCall.ts";
 import type { McpCalls } from "./McpCalls.ts";
+import { ErrorCode, InitializeRequestSchema, LATEST_PROTOCOL_VERSION, McpError, ResultSchema, Server, SetLevelRequestSchema, SUPPORTED_PROTOCOL_VERSIONS, UriTemplate, WebStandardStreamableHTTPServerTransport, type Client, type ClientCapabilities, type Implementation, type InitializeRequest, type InitializeResult, type JSONRPCRequest, type Notification, type RequestHandlerExtra, type RequestId, type Result, type ServerCapabilities, type Transport } from "./mcpSdk.ts";
 import { UpstreamLink } from "./UpstreamLink.ts";
 
 /** What a session needs of the gateway. */

@@ -6,8 +6,6 @@
  * call and record what became of it (McpCallAnswered / McpCallFailed, hashes only) on
  * the decision's stream before the answer goes back. Answers come from mcpAnswer.ts.
  */
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { McpError, type Result } from "@modelcontextprotocol/sdk/types.js";
 import type { DecisionOutcome, ParsedCall } from "../decisions/DecisionService.ts";
 import type { ActionDecided } from "../decisions/events.ts";
 import type { JsonObject } from "../events/EventStore.ts";
@@ -18,6 +16,7 @@ import type { MetricsShape } from "../platform/Metrics.ts";
 import { MCP_CALL_ANSWERED, MCP_CALL_FAILED, type McpCallAnswered, type McpCallFailed, type McpCallFailureReason } from "./events.ts";
 import { afterDecision, mcpAnswer, type CallOutcome, type McpAnswer } from "./mcpAnswer.ts";
 import { decisionRequest, pathArgumentValues, readCall, withinOf, type DecidedMethod, type ReadCall } from "./mcpCall.ts";
+import { McpError, type Client, type Result } from "./mcpSdk.ts";
 import { resolveServerPath } from "./resolveServerPath.ts";
 
 export interface CallRequest {

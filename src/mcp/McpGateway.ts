@@ -14,10 +14,6 @@
  * one) and in all (`ZT_MCP_MAX_SESSIONS`; past it, 503), and a session idle for
  * `ZT_MCP_SESSION_IDLE_SECONDS` is closed with its upstream sessions.
  */
-import { StdioClientTransport, DEFAULT_INHERITED_ENV_VARS } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { isInitializeRequest, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Context, Data, Effect, Layer, Runtime } from "effect";
 import { DecisionService } from "../decisions/DecisionService.ts";
 import { EventStore } from "../events/EventStore.ts";
@@ -34,6 +30,7 @@ import type { McpServerConfig } from "../policy/McpServers.ts";
 import { decisionStream } from "../vocabulary/DecisionId.ts";
 import { GatewaySession, type SessionServer, type SessionTiming } from "./GatewaySession.ts";
 import { makeMcpCalls, type McpCallServer } from "./McpCalls.ts";
+import { DEFAULT_INHERITED_ENV_VARS, isInitializeRequest, JSONRPCMessageSchema, StdioClientTransport, StreamableHTTPClientTransport, type Transport } from "./mcpSdk.ts";
 import { dockerUser, planStdioServer, stdioLaunch, type SandboxTools } from "./upstreamLaunch.ts";
 
 /** Largest body a POST to an MCP endpoint may have. */

@@ -10,10 +10,7 @@
  * What the upstream sends on its own (requests such as sampling, elicitation and roots,
  * and notifications) goes to the hooks, which relay it to the caller.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { ClientCapabilities, Implementation, JSONRPCRequest, Notification, Result } from "@modelcontextprotocol/sdk/types.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import { Client, type ClientCapabilities, type Implementation, type JSONRPCRequest, type Notification, type RequestHandlerExtra, type Result, type Transport } from "./mcpSdk.ts";
 
 export interface UpstreamHooks {
   /** A request the upstream sends the caller (sampling, elicitation, roots, ping). */

@@ -8,9 +8,7 @@
  * messages is written to stdout; the token is never written anywhere.
  */
 import type { Readable, Writable } from "node:stream";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { isJSONRPCRequest, isJSONRPCResultResponse, type JSONRPCMessage, type RequestId } from "@modelcontextprotocol/sdk/types.js";
+import { isJSONRPCRequest, isJSONRPCResultResponse, StdioServerTransport, StreamableHTTPClientTransport, type JSONRPCMessage, type RequestId } from "./mcpSdk.ts";
 
 export interface StdioBridgeOptions {
   readonly url: URL;
