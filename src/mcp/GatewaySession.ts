@@ -143,6 +143,8 @@ export class GatewaySession {
   async #initialize(request: InitializeRequest): Promise<InitializeResult> {
     const { protocolVersion, capabilities, clientInfo } = request.params;
     const negotiated = SUPPORTED_PROTOCOL_VERSIONS.includes(protocolVersion) ? protocolVersion : LATEST_PROTOCOL_VERSION;
+    // A session closed meanwhile (evicted, deleted) must not start upstreams nothing would end.
+    if (this.#closed) throw new McpError(ErrorCode.ConnectionClosed, "the session is closed");
     const ids = this.scope === null ? [...this.#deps.servers.keys()] : [this.scope];
     for (const id of ids) if (!this.#links.has(id)) this.#links.set(id, this.#link(id, clientInfo, capabilities));
     const clients = await Promise.all(ids.map((id) => this.#links.get(id)!.ready(this.#deps.timing.initializeWaitMs)));
