@@ -191,6 +191,15 @@ describe("the audit trail of the calls", () => {
     assert.ok(gateway.logs.every((line) => !line.includes(MARKER) && !line.includes(gateway.tokens.desk7)), "nor in a log line, with the token");
   });
 
+  test("metrics count the calls per server and tool, the denials per reason, and the upstream's latency", async () => {
+    const metrics = await (await fetch(`${gateway.url}/metrics`, { headers: { authorization: `Bearer ${gateway.tokens.operator}` } })).text();
+    const value = (line: string) => Number(metrics.split("\n").find((entry) => entry.startsWith(line))?.slice(line.length + 1) ?? NaN);
+    assert.ok(value('zt_mcp_calls_total{server="fs",method="tools/call",name="read_text_file",outcome="answered"}') >= 2, metrics);
+    assert.ok(value('zt_mcp_denials_total{server="fs",name="read_text_file",reason="policy_denied"}') >= 5);
+    assert.ok(value('zt_mcp_denials_total{server="fs",name="(unlisted)",reason="policy_denied"}') >= 4, "write tools desk-7 never saw listed share one label");
+    assert.ok(value('zt_mcp_upstream_duration_seconds_count{server="fs"}') >= 6);
+  });
+
   test("every call is in the audit chain, and zt audit verify passes", async () => {
     await gateway.projected();
     const verify = await runZt(["audit", "verify", "--store", `sqlite:${join(gateway.dataDir, "events.db")}`, "--keys", join(gateway.dataDir, "keys", "audit.pub.json"), "--json"], { timeoutMs: 60_000 });
