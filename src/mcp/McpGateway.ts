@@ -92,12 +92,14 @@ function makeMcpGateway(options: McpGatewayOptions) {
     const runtime = yield* Effect.runtime<never>();
     const run = Runtime.runPromise(runtime);
 
+    const bwrap = findOnPath("bwrap");
+    const docker = findOnPath("docker");
     const tools: SandboxTools = {
       inherited: DEFAULT_INHERITED_ENV_VARS,
       host: hostEntry,
       dockerUser: dockerUser(),
-      ...(findOnPath("bwrap") === undefined ? {} : { bwrap: findOnPath("bwrap")! }),
-      ...(findOnPath("docker") === undefined ? {} : { docker: findOnPath("docker")! }),
+      ...(bwrap === undefined ? {} : { bwrap }),
+      ...(docker === undefined ? {} : { docker }),
       ...(options.dockerHost === undefined ? {} : { dockerHost: options.dockerHost }),
     };
 
