@@ -82,6 +82,15 @@ export interface ServiceConfig {
   readonly docker: DockerEndpoint;
   readonly production: boolean;
   readonly logLevel: LogLevelName;
+  /** The MCP gateway's session limits (`ZT_MCP_MAX_SESSIONS`, `ZT_MCP_SESSION_IDLE_SECONDS`). */
+  readonly mcp: McpGatewayConfig;
+}
+
+export interface McpGatewayConfig {
+  /** Open sessions at most (each holds a connection, for stdio a process, per upstream it reaches). */
+  readonly maxSessions: number;
+  /** A session nobody used for this long is closed with its upstream sessions. */
+  readonly idleSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -242,5 +251,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     docker: dockerEndpoint(env),
     production: mode === "production",
     logLevel,
+    mcp: {
+      maxSessions: integer(env, "ZT_MCP_MAX_SESSIONS", 64, 1, 10_000),
+      idleSeconds: integer(env, "ZT_MCP_SESSION_IDLE_SECONDS", 3600, 10, 604_800),
+    },
   };
 }

@@ -21,6 +21,7 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["market", "permits", "approvals"],
   ["execution"],
   ["decisions"],
+  ["mcp"],
   ["audit"],
   ["anchoring"],
   ["console", "export"],

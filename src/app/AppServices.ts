@@ -14,6 +14,7 @@ import type { EventStore } from "../events/EventStore.ts";
 import type { ExecutionService } from "../execution/ExecutionService.ts";
 import type { Identity } from "../identity/Identity.ts";
 import type { MarketSnapshots } from "../market/MarketSnapshots.ts";
+import type { McpGateway } from "../mcp/McpGateway.ts";
 import type { PermitService } from "../permits/PermitService.ts";
 import type { PermitVerifier } from "../permits/PermitVerifier.ts";
 import type { ActivePolicy } from "../policy/ActivePolicy.ts";
@@ -36,4 +37,5 @@ export type AppServices =
   | AuditProjector
   | AnchoringSidecar
   | BatchAnchors
-  | DecisionFeed;
+  | DecisionFeed
+  | McpGateway;

@@ -14,6 +14,8 @@ import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
 import type { DataDirectory } from "../identity/DataDirectory.ts";
 import { marketRoutes } from "../market/routes.ts";
+import type { McpGatewayShape } from "../mcp/McpGateway.ts";
+import { mcpRoutes } from "../mcp/routes.ts";
 import { permitRoutes } from "../permits/routes.ts";
 import type { PolicyBundle } from "../policy/PolicyBundle.ts";
 import type { LogSink } from "../platform/Logging.ts";
@@ -32,6 +34,7 @@ export interface AppDependencies {
   readonly policy: PolicyBundle;
   readonly metrics: MetricsShape;
   readonly logs: LogSink;
+  readonly mcp: McpGatewayShape;
 }
 
 export function makeApp(deps: AppDependencies): Hono<AppEnv> {
@@ -87,6 +90,7 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", auditRoutes(deps.run));
   app.route("/", approvalRoutes(deps.run));
   app.route("/", consoleRoutes(deps.run));
+  app.route("/", mcpRoutes(deps.mcp));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

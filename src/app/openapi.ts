@@ -130,6 +130,39 @@ const CONSOLE_FILTERS = [
   { name: "status", in: "query", required: false, schema: { enum: ["allowed", "denied", "pending_approval"] } },
   { name: "reason", in: "query", required: false, schema: { enum: Object.keys(DENY_REASONS) } },
 ] as const;
+/**
+ * An MCP streamable-HTTP endpoint (contract section 8): JSON-RPC messages in, JSON or an
+ * SSE stream of JSON-RPC messages out; sessions by the Mcp-Session-Id header. Its
+ * messages are MCP's, not this document's: docs/agents.md describes them.
+ */
+function mcpEndpoint(summary: string, security: ReadonlyArray<Record<string, ReadonlyArray<string>>>, parameters: ReadonlyArray<Record<string, unknown>>) {
+  const session = { name: "mcp-session-id", in: "header", required: false, schema: { type: "string" } };
+  const common = {
+    "401": { description: "missing or unknown token (not recorded)" },
+    "403": { description: "the operator token (MCP is for agents)" },
+    "404": { description: "no such server, or no such session for this caller and endpoint" },
+  };
+  const description = "MCP streamable HTTP (protocol 2025-11-25 and earlier): every tools/call, resources/read and prompts/get is decided and recorded like POST /actions.";
+  return {
+    post: {
+      summary,
+      description,
+      security,
+      parameters: [...parameters, session],
+      requestBody: { required: true, content: { "application/json": { schema: { type: ["object", "array"] } } } },
+      responses: {
+        "200": { description: "JSON-RPC answers, as an SSE stream (text/event-stream) or JSON" },
+        "202": { description: "notifications or responses accepted" },
+        "400": { description: "not JSON or not JSON-RPC (recorded as malformed_request), no session, or an unsupported protocol version" },
+        "413": { description: "body over 1 MiB (recorded as malformed_request)" },
+        "503": { description: "too many sessions, or the decision could not be recorded" },
+        ...common,
+      },
+    },
+    get: { summary: `${summary}: the session's SSE stream`, security, parameters: [...parameters, session], responses: { "200": { description: "text/event-stream" }, "400": { description: "no session" }, ...common } },
+    delete: { summary: `${summary}: end the session`, security, parameters: [...parameters, session], responses: { "200": { description: "the session and its server sessions ended" }, "400": { description: "no session" }, ...common } },
+  };
+}
 
 export function openApiDocument(version: string): Record<string, unknown> {
   const security = [{ bearer: [] }];
@@ -357,6 +390,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/readyz": { get: { summary: "Store reachable and policy loaded", responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
       "/metrics": { get: { summary: "Prometheus metrics (operator)", security, responses: { "200": { description: "text/plain; version=0.0.4" } } } },
       "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/mcp": mcpEndpoint("The MCP gateway over every server of the bundle's mcp.json; tool and prompt names prefixed <server_id>__", security, []),
+      "/mcp/{server_id}": mcpEndpoint("The MCP gateway in front of one server, with its own names", security, [
+        { name: "server_id", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9][a-z0-9-]*$" } },
+      ]),
     },
   };
 }

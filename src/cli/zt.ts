@@ -3,7 +3,7 @@
  * The `zt` command line (contract section 6). Exit codes: 0 success, 1 verification
  * failed, 2 bad usage or configuration.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either } from "effect";
 import { ConfigError, loadConfig, type ServiceConfig } from "../config.ts";
@@ -46,6 +46,9 @@ commands:
         the approvals of a running control plane, newest first (token: --token-file or ZT_TOKEN)
   approvals approve|reject APPROVAL_ID [--note TEXT] [--url URL] [--token-file FILE]
         grant or reject as the operator the token names (exit 1 when the server refuses the vote)
+  mcp connect --url URL --token-file FILE
+        a stdio MCP server that relays to the gateway endpoint URL (/mcp or /mcp/<server_id>)
+        with the agent token in FILE, for MCP clients that only launch local servers
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
@@ -140,6 +143,29 @@ async function permitIssue(args: string[]): Promise<void> {
   console.log(JSON.stringify(permit, null, 2));
 }
 
+/** `zt mcp connect`: relays stdio to a gateway endpoint until the client or the gateway ends it. */
+async function mcpConnect(args: string[]): Promise<void> {
+  const { values } = parse(args, { url: { type: "string" }, "token-file": { type: "string" } });
+  let url: URL;
+  try {
+    url = new URL(required(values, "url"));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError("--url must be the URL of a gateway endpoint, such as http://127.0.0.1:8787/mcp");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--url must be an http(s) URL");
+  const file = resolve(required(values, "token-file"));
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch {
+    throw new UsageError(`--token-file: ${file} cannot be read`);
+  }
+  if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new UsageError(`--token-file: ${file} does not hold a bearer token (one line)`);
+  const { runStdioBridge } = await import("../mcp/stdioBridge.ts");
+  await runStdioBridge({ url, token, report: (line) => console.error(line) });
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   try {
@@ -159,6 +185,10 @@ export async function runCli(argv: string[]): Promise<number> {
       if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");
       const { runDeployCommand } = await import("../anchoring/deploy/deployCommand.ts");
       return await runDeployCommand(process.env);
+    }
+    if (command === "mcp" && sub === "connect") {
+      await mcpConnect(rest);
+      return 0;
     }
     if (command === "keys" && sub === "generate") keysGenerate(rest);
     else if (command === "permit" && sub === "issue") await permitIssue(rest);

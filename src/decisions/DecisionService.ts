@@ -1,11 +1,11 @@
 /**
- * The decision path of `POST /actions` (and of every other caller that asks for a
- * decision, such as the MCP gateway), orchestration only: parse the body, gather the
- * facts the decider needs (the permit's signature and nonce state, the trusted
- * snapshot, the approvals of the request), decide (pure, decide.ts), append the decider's
- * events in one store call (a claim lost to a concurrent decision, an approval's use or a
- * permit's nonce, folds in as that claim's denial), then, with the decision durable, run an
- * allowed `execute` block. Fail closed: a store that cannot record makes the answer
+ * The decision path of `POST /actions` and of the MCP gateway's calls, orchestration
+ * only: parse the body (or take a call its adapter parsed), gather the facts the decider
+ * needs (the permit's signature and nonce state, the trusted snapshot, the approvals of
+ * the request), decide (pure, decide.ts), append the decider's events in one store call
+ * (a claim lost to a concurrent decision, an approval's use or a permit's nonce, folds in
+ * as that claim's denial), then, with the decision durable, run an allowed `execute`
+ * block. Fail closed: a store that cannot record makes the answer
  * `audit_unavailable` and nothing runs; no other failure escapes.
  */
 import { Clock, Context, Effect, Layer } from "effect";
@@ -25,7 +25,7 @@ import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
 import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
 import { decide, loseClaim, type Decided, type DecisionEvent, type PendingApproval } from "./decide.ts";
 import type { ActionDecided } from "./events.ts";
-import { parseActionRequest } from "./parseActionRequest.ts";
+import { parseActionRequest, type ParsedActionRequest } from "./parseActionRequest.ts";
 
 export interface ActionBody {
   readonly bytes: Uint8Array;
@@ -34,19 +34,33 @@ export interface ActionBody {
 }
 
 /**
- * What a decision request came to: a recorded allow or denial (and its run), a recorded
- * decision that waits for human approval (contract section 9: nothing ran, nothing was
- * consumed; the caller repeats the identical request once operators grant it), or a
- * decision the store could not record. A caller matches on `_tag` exhaustively.
+ * A request an adapter other than `POST /actions` already turned into the decider's
+ * terms (the MCP gateway's calls): the parsed request, and the sha256 that names what
+ * was asked (recorded as `request_sha256`).
+ */
+export interface ParsedCall {
+  readonly requestSha256: string;
+  readonly parsed: ParsedActionRequest;
+}
+
+/**
+ * What a decision request came to: a recorded allow or denial (with the revision of its
+ * ActionDecided in the decision's stream, where later events of the call go, and its
+ * run), a recorded decision that waits for human approval (contract section 9: nothing
+ * ran, nothing was consumed; the caller repeats the identical request once operators
+ * grant it), or a decision the store could not record. A caller matches on `_tag`
+ * exhaustively.
  */
 export type DecisionOutcome =
-  | { readonly _tag: "Decided"; readonly decided: Decided; readonly execution: ExecutionView | null }
+  | { readonly _tag: "Decided"; readonly decided: Decided; readonly revision: number; readonly execution: ExecutionView | null }
   | { readonly _tag: "PendingApproval"; readonly decided: Decided; readonly approval: PendingApproval }
   | { readonly _tag: "Unrecorded"; readonly decisionId: string; readonly reason: EventStoreError["reason"] };
 
 export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
   readonly decideAction: (principal: Principal, body: ActionBody) => Effect.Effect<DecisionOutcome>;
+  /** Decides one parsed call the same way (same decider, store, metrics and audit chain); never fails. */
+  readonly decideCall: (principal: Principal, call: ParsedCall) => Effect.Effect<DecisionOutcome>;
 }
 
 export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionService, DecisionServiceShape>() {
@@ -109,13 +123,13 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return { decided: final, ...(yield* appendAll([final.events.at(-1)!])) };
         });
 
-      const decideAction = (principal: Principal, body: ActionBody): Effect.Effect<DecisionOutcome> =>
+      const decideParsed = (principal: Principal, requestSha256: string, parse: () => ParsedActionRequest): Effect.Effect<DecisionOutcome> =>
         Effect.gen(function* () {
           const started = performance.now();
           const now = yield* Clock.currentTimeMillis;
           const decisionId = `dec_${yield* ids.ulid(now)}`;
           return yield* Effect.gen(function* () {
-            const parsed = parseActionRequest(body.bytes, body.tooLarge);
+            const parsed = parse();
             // Facts only where the decider can reach the checks that read them: an agent's
             // permit, the prices of a notional limit or an approval threshold, approvals.
             const agent = parsed.ok && principal.role === "agent" ? { actor: principal.actor, request: parsed.request } : undefined;
@@ -125,7 +139,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             const needsPrices = permit?.constraints.max_notional_usd !== undefined || rules.some((rule) => rule.notional_usd_over !== undefined);
             const market = needsPrices ? yield* markets.current : undefined;
             const approvals = agent === undefined || (rules.length === 0 && agent.request.approval_id === undefined) ? undefined : yield* approvalFacts(agent.actor, agent.request, market, now);
-            const decided = decide({ decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals });
+            const decided = decide({ decisionId, now, caller: principal, bodySha256: requestSha256, parsed, policy, permitFacts, market, approvals });
             const { decided: recorded, revision, position } = yield* record(decided);
             const decision = recorded.decision;
             metrics.decisions.inc({ status: decision.status, reason: decision.reason ?? "none" });
@@ -138,7 +152,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
               allowed?.execute === undefined
                 ? null
                 : yield* executions.execute({ decisionId, decidedRevision: revision, actor: decision.actor, action: allowed.action, execute: allowed.execute });
-            return { _tag: "Decided", decided: recorded, execution } as const;
+            return { _tag: "Decided", decided: recorded, revision, execution } as const;
           }).pipe(
             Effect.catchTag("EventStoreError", (error) =>
               Effect.gen(function* () {
@@ -150,7 +164,10 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           );
         });
 
-      return { decideAction };
+      return {
+        decideAction: (principal, body) => decideParsed(principal, sha256Hex(body.bytes), () => parseActionRequest(body.bytes, body.tooLarge)),
+        decideCall: (principal, call) => decideParsed(principal, call.requestSha256, () => call.parsed),
+      };
     }),
   );
 }

@@ -59,28 +59,34 @@ class Gauge {
 
 class Histogram {
   readonly #buckets: ReadonlyArray<number>;
-  readonly #counts: number[];
-  #sum = 0;
-  #count = 0;
+  /** Per label set: counts per bucket, sum and count. */
+  readonly #series = new Map<string, { counts: number[]; sum: number; count: number }>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string, buckets: ReadonlyArray<number>) {
     this.name = name;
     this.help = help;
     this.#buckets = [...buckets].sort((a, b) => a - b);
-    this.#counts = this.#buckets.map(() => 0);
   }
-  observe(seconds: number): void {
-    this.#sum += seconds;
-    this.#count += 1;
+  observe(seconds: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    const series = this.#series.get(key) ?? { counts: this.#buckets.map(() => 0), sum: 0, count: 0 };
+    series.sum += seconds;
+    series.count += 1;
     this.#buckets.forEach((bound, index) => {
-      if (seconds <= bound) this.#counts[index] = (this.#counts[index] ?? 0) + 1;
+      if (seconds <= bound) series.counts[index] = (series.counts[index] ?? 0) + 1;
     });
+    this.#series.set(key, series);
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.#buckets.forEach((bound, index) => lines.push(`${this.name}_bucket{le="${bound}"} ${this.#counts[index] ?? 0}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`, `${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
+    // A histogram without labels renders (all zero) before its first observation, as before.
+    const series = this.#series.size === 0 ? new Map([["", { counts: this.#buckets.map(() => 0), sum: 0, count: 0 }]]) : this.#series;
+    for (const [key, { counts, sum, count }] of series) {
+      const inner = key === "" ? "" : `${key.slice(1, -1)},`;
+      this.#buckets.forEach((bound, index) => lines.push(`${this.name}_bucket{${inner}le="${bound}"} ${counts[index] ?? 0}`));
+      lines.push(`${this.name}_bucket{${inner}le="+Inf"} ${count}`, `${this.name}_sum${key} ${sum}`, `${this.name}_count${key} ${count}`);
+    }
     return lines.join("\n");
   }
 }
@@ -99,8 +105,12 @@ export function makeMetrics() {
   const unhashableEvents = new Counter("zt_audit_unhashable_events_total", "Stored events that could not be canonicalised and were chained with the stand-in hash (zt audit verify fails on each).");
   const auditWriterUp = new Gauge("zt_audit_writer_up", "1 while the audit projection writer runs or stands by for another instance's lease, 0 while it is restarting after a failure.");
   const anchorDiverged = new Gauge("zt_anchor_diverged", "1 when the audit log diverges from the chain's latest anchor (anchoring stopped, an alarm), else 0.");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp, anchorDiverged];
-  return {
+  const mcpCalls = new Counter("zt_mcp_calls_total", "Decided MCP calls (tools/call, resources/read, prompts/get) by server, method, name and outcome (answered, denied, refused, unrecorded, unanswered, cancelled).");
+  const mcpDenials = new Counter("zt_mcp_denials_total", "Decided MCP calls answered by the gateway instead of the upstream, by server, name and reason.");
+  const mcpUpstreamLatency = new Histogram("zt_mcp_upstream_duration_seconds", "Time an allowed MCP call took upstream, by server.", LATENCY_BUCKETS);
+  const mcpSessions = new Gauge("zt_mcp_sessions", "Open MCP gateway sessions.");
+  const mcpUpstreamRestarts = new Counter("zt_mcp_upstream_restarts_total", "Upstream MCP connections lost or not made (each is then made again with backoff), by server.");
+  const registry = {
     decisions,
     decisionLatency,
     appendLatency,
@@ -112,8 +122,13 @@ export function makeMetrics() {
     unhashableEvents,
     auditWriterUp,
     anchorDiverged,
-    render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
+    mcpCalls,
+    mcpDenials,
+    mcpUpstreamLatency,
+    mcpSessions,
+    mcpUpstreamRestarts,
   };
+  return { ...registry, render: () => `${Object.values(registry).map((metric) => metric.render()).join("\n")}\n` };
 }
 
 export type MetricsShape = ReturnType<typeof makeMetrics>;

@@ -304,7 +304,7 @@ describe("PUT /market/snapshot, GET /keys, GET /decisions/:id, /metrics, health"
     assert.equal(ready.json.status, "ready");
     assert.equal(ready.json.policy_id, "policy_mainnet_v1");
     // policy_hash: sha256 of the JCS of {file: sha256 hex of its bytes} over the bundle files.
-    const files = readdirSync(EXAMPLE_POLICY_DIR).filter((name) => name === "policy.json" || name === "images.lock.json" || name.endsWith(".cedar") || name.endsWith(".cedarschema"));
+    const files = readdirSync(EXAMPLE_POLICY_DIR).filter((name) => name === "policy.json" || name === "images.lock.json" || name === "mcp.json" || name.endsWith(".cedar") || name.endsWith(".cedarschema"));
     const fileHashes = Object.fromEntries(files.map((name) => [name, sha256Hex(readFileSync(join(EXAMPLE_POLICY_DIR, name)))]));
     assert.equal(ready.json.policy_hash, sha256Hex(jcs(fileHashes)));
   });
