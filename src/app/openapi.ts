@@ -130,6 +130,22 @@ const CONSOLE_FILTERS = [
   { name: "status", in: "query", required: false, schema: { enum: ["allowed", "denied", "pending_approval"] } },
   { name: "reason", in: "query", required: false, schema: { enum: Object.keys(DENY_REASONS) } },
 ] as const;
+/** An operator's vote on an approval (`POST /approvals/:id/approve|reject`); `conflicts` names its 409 reasons. */
+function vote(summary: string, conflicts: string) {
+  return {
+    summary,
+    security: [{ bearer: [] }],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+    requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
+    responses: {
+      "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
+      "403": { description: "not an operator" },
+      "404": { description: "no such approval" },
+      "409": { description: conflicts },
+    },
+  };
+}
+
 /**
  * An MCP streamable-HTTP endpoint (contract section 8): JSON-RPC messages in, JSON or an
  * SSE stream of JSON-RPC messages out; sessions by the Mcp-Session-Id header. Its
@@ -303,34 +319,8 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "the approval", ...json({ $ref: "#/components/schemas/Approval" }) }, "404": { description: "not found or not visible" } },
         },
       },
-      "/approvals/{id}/approve": {
-        post: {
-          summary: "Grant an approval as the authenticated operator",
-          security,
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
-          responses: {
-            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
-            "403": { description: "not an operator" },
-            "404": { description: "no such approval" },
-            "409": { description: "approval_closed, approval_already_granted or approval_duplicate_grant" },
-          },
-        },
-      },
-      "/approvals/{id}/reject": {
-        post: {
-          summary: "Reject an approval (pending, or granted and unused) as the authenticated operator",
-          security,
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
-          responses: {
-            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
-            "403": { description: "not an operator" },
-            "404": { description: "no such approval" },
-            "409": { description: "approval_closed" },
-          },
-        },
-      },
+      "/approvals/{id}/approve": { post: vote("Grant an approval as the authenticated operator", "approval_closed, approval_already_granted or approval_duplicate_grant") },
+      "/approvals/{id}/reject": { post: vote("Reject an approval (pending, or granted and unused) as the authenticated operator", "approval_closed") },
       "/console": {
         get: {
           summary: "The console: a web page for operators and agents (public; sign-in happens in the page, its modules are under /console/assets/)",
