@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: every benchmark section in its own process, one after another (micro,
- * http, audit), then one report: `bench/results/latest.json` (machine, versions, method,
- * every figure) and `bench/results/latest.md` (the table), which it also prints.
- * Sections: ZT_BENCH_SECTIONS (default "micro,http,audit"); each section's own knobs
- * (ZT_BENCH_SECONDS, ZT_BENCH_AUDIT_EVENTS, ZT_BENCH_PROFILE) pass through.
+ * http, audit, console, mcp), then one report: `bench/results/latest.json` (machine,
+ * versions, method, every figure) and `bench/results/latest.md` (the table), which it
+ * also prints. Sections: ZT_BENCH_SECTIONS (default "micro,http,audit,console,mcp"); each
+ * section's own knobs (ZT_BENCH_SECONDS, ZT_BENCH_RUNTIMES, ZT_BENCH_AUDIT_EVENTS,
+ * ZT_BENCH_PROFILE, ZT_BENCH_MCP_CALLS) pass through.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -13,7 +14,7 @@ import { DatabaseSync } from "node:sqlite";
 import { ROOT } from "./processes.ts";
 import { markdownTable, type BenchSection } from "./report.ts";
 
-const SECTIONS = (process.env["ZT_BENCH_SECTIONS"] ?? "micro,http,audit").split(",").map((name) => name.trim()).filter(Boolean);
+const SECTIONS = (process.env["ZT_BENCH_SECTIONS"] ?? "micro,http,audit,console,mcp").split(",").map((name) => name.trim()).filter(Boolean);
 const RESULTS = join(ROOT, "bench", "results");
 
 function packageVersion(name: string): string {
@@ -39,7 +40,7 @@ const machine = {
   kernel: release(),
   node: process.version,
   sqlite: (new DatabaseSync(":memory:").prepare("SELECT sqlite_version() AS v").get() as { v: string }).v,
-  packages: Object.fromEntries(["hono", "@hono/node-server", "effect", "@cedar-policy/cedar-wasm", "@noble/ed25519", "canonicalize", "autocannon"].map((name) => [name, packageVersion(name)])),
+  packages: Object.fromEntries(["hono", "@hono/node-server", "effect", "@cedar-policy/cedar-wasm", "@noble/ed25519", "canonicalize", "autocannon", "playwright-core", "@modelcontextprotocol/sdk"].map((name) => [name, packageVersion(name)])),
   commit: `${git("rev-parse", "--short", "HEAD")}${git("status", "--porcelain", "--untracked-files=no") === "" ? "" : " (with uncommitted changes)"}`,
 };
 

@@ -86,6 +86,15 @@ export interface ServiceConfig {
   readonly logLevel: LogLevelName;
   /** OpenTelemetry spans exported over OTLP/HTTP: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, and neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`. */
   readonly otlpTracing: boolean;
+  /** The MCP gateway's session limits (`ZT_MCP_MAX_SESSIONS`, `ZT_MCP_SESSION_IDLE_SECONDS`). */
+  readonly mcp: McpGatewayConfig;
+}
+
+export interface McpGatewayConfig {
+  /** Open sessions at most (each holds a connection, for stdio a process, per upstream it reaches). */
+  readonly maxSessions: number;
+  /** A session nobody used for this long is closed with its upstream sessions. */
+  readonly idleSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -248,5 +257,9 @@ export function loadConfig(env: Env = process.env): ServiceConfig {
     production: mode === "production",
     logLevel,
     otlpTracing: Boolean(env["OTEL_EXPORTER_OTLP_ENDPOINT"] || env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]) && env["OTEL_SDK_DISABLED"] !== "true" && env["OTEL_TRACES_EXPORTER"] !== "none",
+    mcp: {
+      maxSessions: integer(env, "ZT_MCP_MAX_SESSIONS", 64, 1, 10_000),
+      idleSeconds: integer(env, "ZT_MCP_SESSION_IDLE_SECONDS", 3600, 10, 604_800),
+    },
   };
 }

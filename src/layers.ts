@@ -25,6 +25,7 @@ import { BatchAnchors } from "./audit/BatchAnchors.ts";
 import { ProjectorThread } from "./audit/ProjectorThread.ts";
 import { SqliteAuditLog } from "./audit/sqlite/SqliteAuditLog.ts";
 import type { AnchoringTuning, RpcChainConfig, ServiceConfig, StoreConfig } from "./config.ts";
+import { DecisionFeed } from "./console/DecisionFeed.ts";
 import { DecisionService } from "./decisions/DecisionService.ts";
 import { EventStore, type EventStoreError } from "./events/EventStore.ts";
 import { SqliteEventStore } from "./events/sqlite/SqliteEventStore.ts";
@@ -38,6 +39,7 @@ import { auditSigningKey } from "./identity/DataDirectory.ts";
 import { Identity } from "./identity/Identity.ts";
 import { sha256Hex } from "./kernel/hashing.ts";
 import { MarketSnapshots } from "./market/MarketSnapshots.ts";
+import type { McpGateway } from "./mcp/McpGateway.ts";
 import { PermitService } from "./permits/PermitService.ts";
 import { PermitVerifier } from "./permits/PermitVerifier.ts";
 import { Ids } from "./platform/Ids.ts";
@@ -251,6 +253,28 @@ export function brokersLayer(config: ServiceConfig): Layer.Layer<Brokers> {
   );
 }
 
+/**
+ * The MCP gateway: it decides through the decision service, and its stdio upstreams get
+ * directories under the data directory. Loaded on demand, so that the projection
+ * writer's thread, which builds its layers here too, never loads the MCP SDK or the HTTP app.
+ */
+function mcpGatewayLayer(config: ServiceConfig): Layer.Layer<McpGateway, unknown, DecisionService | EventStore | ActivePolicy | Ids | Metrics> {
+  return Layer.unwrapEffect(
+    Effect.promise(async () => {
+      const [{ McpGateway }, { SERVICE_VERSION }] = await Promise.all([import("./mcp/McpGateway.ts"), import("./app/app.ts")]);
+      const { docker } = config;
+      return McpGateway.layer({
+        dataDir: config.dataDir,
+        cwd: process.cwd(),
+        maxSessions: config.mcp.maxSessions,
+        idleSeconds: config.mcp.idleSeconds,
+        version: SERVICE_VERSION,
+        dockerHost: "socketPath" in docker ? `unix://${docker.socketPath}` : `tcp://${docker.host}:${docker.port}`,
+      });
+    }),
+  );
+}
+
 /** The writer thread's entry module (projectorWorker.ts, beside this file). */
 export const PROJECTOR_WORKER_URL = new URL("./projectorWorker.ts", import.meta.url);
 
@@ -286,7 +310,8 @@ export function appLayer(config: ServiceConfig, logs: LogSink): Layer.Layer<AppS
   const anchoring = batchAnchorsLayer.pipe(Layer.provideMerge(anchoringLayer(config)));
   // Expiries are recorded and pending approvals announced in the background, never on the decision path.
   const approvals = Layer.mergeAll(ApprovalExpiry.layer(), ApprovalWebhook.layer()).pipe(Layer.provideMerge(ApprovalService.layer));
-  return Layer.mergeAll(DecisionService.layer, PermitService.layer, approvals, projector, anchoring).pipe(
+  const decisions = Layer.provideMerge(mcpGatewayLayer(config), DecisionService.layer);
+  return Layer.mergeAll(decisions, PermitService.layer, approvals, projector, anchoring, DecisionFeed.layer()).pipe(
     Layer.provideMerge(withExecution),
     Layer.provide(effectLoggerLayer(logs)),
   );

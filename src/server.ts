@@ -12,6 +12,7 @@ import type { AppEnv } from "./http/auth.ts";
 import type { DataDirectory } from "./identity/DataDirectory.ts";
 import { Identity } from "./identity/Identity.ts";
 import { appLayer, StartupError, startupFailure } from "./layers.ts";
+import { McpGateway } from "./mcp/McpGateway.ts";
 import { makeLogSink, type LogSink } from "./platform/Logging.ts";
 import { Metrics } from "./platform/Metrics.ts";
 import { Tracing } from "./platform/Tracing.ts";
@@ -67,12 +68,12 @@ export async function buildApp(config: ServiceConfig, logs: LogSink): Promise<Bu
   const runtime = ManagedRuntime.make(appLayer(config, logs));
   let services;
   try {
-    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics, anchoring: AnchoringSidecar, tracing: Tracing }));
+    services = await runtime.runPromise(Effect.all({ identity: Identity, policy: ActivePolicy, metrics: Metrics, anchoring: AnchoringSidecar, mcp: McpGateway, tracing: Tracing }));
   } catch (error) {
     await runtime.dispose().catch(() => undefined);
     throw startupFailure(error);
   }
-  const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs, tracing: services.tracing });
+  const app = makeApp({ run: runtime.runPromise, identity: services.identity, policy: services.policy, metrics: services.metrics, logs, mcp: services.mcp, tracing: services.tracing });
   return { app, runtime, identity: services.identity, policy: services.policy, anchoring: services.anchoring.info };
 }
 

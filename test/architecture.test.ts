@@ -21,8 +21,10 @@ export const LAYERS: ReadonlyArray<ReadonlyArray<string>> = [
   ["market", "permits", "approvals", "budgets"],
   ["execution", "rollout"],
   ["decisions"],
+  ["mcp"],
   ["audit"],
   ["anchoring"],
+  ["console", "export"],
   ["app"],
   // The composition root and the entry points.
   ["config.ts", "layers.ts", "server.ts", "projector.ts", "projectorWorker.ts", "main.ts", "cli"],

@@ -8,11 +8,13 @@ import type { AuditLog } from "../audit/AuditLog.ts";
 import type { AuditProjector } from "../audit/AuditProjector.ts";
 import type { AuditTrail } from "../audit/AuditTrail.ts";
 import type { BatchAnchors } from "../audit/BatchAnchors.ts";
+import type { DecisionFeed } from "../console/DecisionFeed.ts";
 import type { DecisionService } from "../decisions/DecisionService.ts";
 import type { EventStore } from "../events/EventStore.ts";
 import type { ExecutionService } from "../execution/ExecutionService.ts";
 import type { Identity } from "../identity/Identity.ts";
 import type { MarketSnapshots } from "../market/MarketSnapshots.ts";
+import type { McpGateway } from "../mcp/McpGateway.ts";
 import type { PermitService } from "../permits/PermitService.ts";
 import type { PermitVerifier } from "../permits/PermitVerifier.ts";
 import type { ActivePolicy } from "../policy/ActivePolicy.ts";
@@ -37,5 +39,7 @@ export type AppServices =
   | AuditProjector
   | AnchoringSidecar
   | BatchAnchors
+  | DecisionFeed
+  | McpGateway
   | PolicyReload
   | Tracing;

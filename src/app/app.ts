@@ -1,6 +1,6 @@
 /**
- * The HTTP application: authentication, the capability routes, health, readiness,
- * metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
+ * The HTTP application: authentication, the capability routes, the console, health,
+ * readiness, metrics and the OpenAPI document. Unexpected defects answer 500 with a trace id and no
  * internals; request logs carry no token, body or signature.
  */
 import { Effect, Tracer } from "effect";
@@ -9,10 +9,13 @@ import { AnchoringSidecar } from "../anchoring/AnchoringSidecar.ts";
 import { approvalRoutes } from "../approvals/routes.ts";
 import { AuditProjector, writerHealthy } from "../audit/AuditProjector.ts";
 import { auditRoutes } from "../audit/routes.ts";
+import { consoleRoutes } from "../console/routes.ts";
 import { decisionRoutes } from "../decisions/routes.ts";
 import { EventStore } from "../events/EventStore.ts";
 import type { DataDirectory } from "../identity/DataDirectory.ts";
 import { marketRoutes } from "../market/routes.ts";
+import type { McpGatewayShape } from "../mcp/McpGateway.ts";
+import { mcpRoutes } from "../mcp/routes.ts";
 import { permitRoutes } from "../permits/routes.ts";
 import type { PolicyBundle } from "../policy/PolicyBundle.ts";
 import { parseTraceParent } from "../kernel/traceparent.ts";
@@ -36,6 +39,7 @@ export interface AppDependencies {
   readonly metrics: MetricsShape;
   readonly logs: LogSink;
   readonly tracing: TracingShape;
+  readonly mcp: McpGatewayShape;
 }
 
 export function makeApp(deps: AppDependencies): Hono<AppEnv> {
@@ -114,6 +118,8 @@ export function makeApp(deps: AppDependencies): Hono<AppEnv> {
   app.route("/", auditRoutes(deps.run));
   app.route("/", approvalRoutes(deps.run));
   app.route("/", policyRoutes(deps.run));
+  app.route("/", consoleRoutes(deps.run));
+  app.route("/", mcpRoutes(deps.mcp));
 
   app.notFound((c) => problem(c, "not_found", "no such route"));
   app.onError((error, c) => {

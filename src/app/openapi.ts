@@ -137,6 +137,63 @@ const ErrorBody = { type: "object", required: ["error"], properties: { error: { 
 
 const json = (schema: unknown) => ({ content: { "application/json": { schema } } });
 
+/** The console's decision filters (an agent's actor filter can only name itself). */
+const CONSOLE_FILTERS = [
+  { name: "actor", in: "query", required: false, schema: { type: "string", maxLength: 200 } },
+  { name: "action", in: "query", required: false, schema: { type: "string", maxLength: 200 } },
+  { name: "status", in: "query", required: false, schema: { enum: ["allowed", "denied", "pending_approval"] } },
+  { name: "reason", in: "query", required: false, schema: { enum: Object.keys(DENY_REASONS) } },
+] as const;
+/** An operator's vote on an approval (`POST /approvals/:id/approve|reject`); `conflicts` names its 409 reasons. */
+function vote(summary: string, conflicts: string) {
+  return {
+    summary,
+    security: [{ bearer: [] }],
+    parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+    requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
+    responses: {
+      "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
+      "403": { description: "not an operator" },
+      "404": { description: "no such approval" },
+      "409": { description: conflicts },
+    },
+  };
+}
+
+/**
+ * An MCP streamable-HTTP endpoint (contract section 8): JSON-RPC messages in, JSON or an
+ * SSE stream of JSON-RPC messages out; sessions by the Mcp-Session-Id header. Its
+ * messages are MCP's, not this document's: docs/agents.md describes them.
+ */
+function mcpEndpoint(summary: string, security: ReadonlyArray<Record<string, ReadonlyArray<string>>>, parameters: ReadonlyArray<Record<string, unknown>>) {
+  const session = { name: "mcp-session-id", in: "header", required: false, schema: { type: "string" } };
+  const common = {
+    "401": { description: "missing or unknown token (not recorded)" },
+    "403": { description: "the operator token (MCP is for agents)" },
+    "404": { description: "no such server, or no such session for this caller and endpoint" },
+  };
+  const description = "MCP streamable HTTP (protocol 2025-11-25 and earlier): every tools/call, resources/read and prompts/get is decided and recorded like POST /actions.";
+  return {
+    post: {
+      summary,
+      description,
+      security,
+      parameters: [...parameters, session],
+      requestBody: { required: true, content: { "application/json": { schema: { type: ["object", "array"] } } } },
+      responses: {
+        "200": { description: "JSON-RPC answers, as an SSE stream (text/event-stream) or JSON" },
+        "202": { description: "notifications or responses accepted" },
+        "400": { description: "not JSON or not JSON-RPC (recorded as malformed_request), no session, or an unsupported protocol version" },
+        "413": { description: "body over 1 MiB (recorded as malformed_request)" },
+        "503": { description: "too many sessions, or the decision could not be recorded" },
+        ...common,
+      },
+    },
+    get: { summary: `${summary}: the session's SSE stream`, security, parameters: [...parameters, session], responses: { "200": { description: "text/event-stream" }, "400": { description: "no session" }, ...common } },
+    delete: { summary: `${summary}: end the session`, security, parameters: [...parameters, session], responses: { "200": { description: "the session and its server sessions ended" }, "400": { description: "no session" }, ...common } },
+  };
+}
+
 export function openApiDocument(version: string): Record<string, unknown> {
   const security = [{ bearer: [] }];
   const definitions: Record<string, JSONSchema.JsonSchema7> = {};
@@ -286,32 +343,60 @@ export function openApiDocument(version: string): Record<string, unknown> {
           responses: { "200": { description: "the approval", ...json({ $ref: "#/components/schemas/Approval" }) }, "404": { description: "not found or not visible" } },
         },
       },
-      "/approvals/{id}/approve": {
-        post: {
-          summary: "Grant an approval as the authenticated operator",
+      "/approvals/{id}/approve": { post: vote("Grant an approval as the authenticated operator", "approval_closed, approval_already_granted or approval_duplicate_grant") },
+      "/approvals/{id}/reject": { post: vote("Reject an approval (pending, or granted and unused) as the authenticated operator", "approval_closed") },
+      "/console": {
+        get: {
+          summary: "The console: a web page for operators and agents (public; sign-in happens in the page, its modules are under /console/assets/)",
+          responses: { "200": { description: "text/html", content: { "text/html": { schema: { type: "string" } } } }, "503": { description: "console_unavailable: this runtime cannot serve its code" } },
+        },
+      },
+      "/console/api/session": {
+        get: {
+          summary: "Who the bearer token is: {role, actor}",
           security,
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
+          responses: { "200": { description: "the principal" }, "401": { description: "missing or unknown token" } },
+        },
+      },
+      "/console/api/decisions/stream": {
+        get: {
+          summary: "Live decisions as server-sent events (`decisions` batches, `gap`), filtered; an agent sees its own only",
+          security,
+          parameters: [
+            ...CONSOLE_FILTERS,
+            { name: "backfill", in: "query", required: false, schema: { type: "integer", minimum: 0, maximum: 1000, default: 200 } },
+            { name: "after", in: "query", required: false, schema: { type: "integer", minimum: 0 }, description: "resume after this store position (or Last-Event-ID)" },
+          ],
           responses: {
-            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
-            "403": { description: "not an operator" },
-            "404": { description: "no such approval" },
-            "409": { description: "approval_closed, approval_already_granted or approval_duplicate_grant" },
+            "200": { description: "text/event-stream", content: { "text/event-stream": { schema: { type: "string" } } } },
+            "400": { description: "invalid_parameter" },
+            "403": { description: "an agent naming another actor" },
+            "429": { description: "too_many_streams" },
           },
         },
       },
-      "/approvals/{id}/reject": {
-        post: {
-          summary: "Reject an approval (pending, or granted and unused) as the authenticated operator",
+      "/console/api/denials": {
+        get: {
+          summary: "Decisions and denials by reason per minute (an agent: its own)",
           security,
-          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
-          requestBody: { required: false, ...json({ $ref: "#/components/schemas/Vote" }) },
-          responses: {
-            "200": { description: "recorded; the approval as it now is", ...json({ $ref: "#/components/schemas/Approval" }) },
-            "403": { description: "not an operator" },
-            "404": { description: "no such approval" },
-            "409": { description: "approval_closed" },
-          },
+          parameters: [CONSOLE_FILTERS[0]!, { name: "minutes", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 1440, default: 60 } }],
+          responses: { "200": { description: "{actor, bucket_seconds, from, to, reasons, buckets: [{start, decisions, denied}]}" }, "400": { description: "invalid_parameter" }, "403": { description: "an agent naming another actor" } },
+        },
+      },
+      "/console/api/evidence/{decision_id}": {
+        get: {
+          summary: "A decision's stored event (hashed form), its audit record and inclusion proof, to verify in the browser (agents: their own only)",
+          security,
+          parameters: [{ name: "decision_id", in: "path", required: true, schema: { type: "string" } }],
+          responses: { "200": { description: "{decision_id, event, record, proof}" }, "404": { description: "not found or not visible" }, "409": { description: "not_yet_sealed" } },
+        },
+      },
+      "/console/api/anchors/{batch_id}": {
+        get: {
+          summary: "A sealed checkpoint's anchor and its recorded anchoring events (operator)",
+          security,
+          parameters: [{ name: "batch_id", in: "path", required: true, schema: { type: "string", pattern: "^batch-[1-9][0-9]*$" } }],
+          responses: { "200": { description: "{batch_id, tree_size, root, sealed_at, anchor, events}" }, "400": { description: "invalid_parameter" }, "403": { description: "not the operator" }, "404": { description: "no such sealed checkpoint" } },
         },
       },
       "/policy/reload": {
@@ -331,6 +416,10 @@ export function openApiDocument(version: string): Record<string, unknown> {
       "/readyz": { get: { summary: "Store reachable and policy loaded", responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
       "/metrics": { get: { summary: "Prometheus metrics (operator)", security, responses: { "200": { description: "text/plain; version=0.0.4" } } } },
       "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/mcp": mcpEndpoint("The MCP gateway over every server of the bundle's mcp.json; tool and prompt names prefixed <server_id>__", security, []),
+      "/mcp/{server_id}": mcpEndpoint("The MCP gateway in front of one server, with its own names", security, [
+        { name: "server_id", in: "path", required: true, schema: { type: "string", pattern: "^[a-z0-9][a-z0-9-]*$" } },
+      ]),
     },
   };
 }

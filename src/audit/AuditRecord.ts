@@ -38,8 +38,22 @@ export interface AuditRecord {
   readonly signature: string;
 }
 
+/** A record as it travels (audit bundles, the console's evidence): everything but the store position, which no hash covers. */
+export type AuditRecordFields = Omit<AuditRecord, "position">;
+
 /** The stored event as it is hashed: everything but the store's global position. */
-export function hashedEventFields(event: RecordedEvent) {
+export interface HashedEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly stream: string;
+  readonly revision: number;
+  readonly data: RecordedEvent["data"];
+  readonly metadata: RecordedEvent["metadata"];
+  readonly recorded_at: string;
+}
+
+/** The stored event as it is hashed: everything but the store's global position. */
+export function hashedEventFields(event: RecordedEvent): HashedEvent {
   return {
     id: event.id,
     type: event.type,
@@ -60,10 +74,15 @@ export type EventHash =
 
 /** The event's hash, or, for an event that cannot be canonicalised, the documented stand-in and why. Never throws. */
 export function eventHash(event: RecordedEvent): EventHash {
-  const canonical = canonicalJson(hashedEventFields(event));
+  return hashedEventHash(hashedEventFields(event));
+}
+
+/** eventHash of an event in its hashed form (as audit bundles and the console's evidence carry it). Never throws. */
+export function hashedEventHash(event: HashedEvent): EventHash {
+  const canonical = canonicalJson(event);
   if (canonical.ok) return { ok: true, hex: sha256Hex(canonical.text) };
   // JSON.stringify escapes lone surrogates (well-formed JSON.stringify), so this cannot fail.
-  const standIn = sha256Hex(JSON.stringify([UNHASHABLE_EVENT_TAG, event.id, event.type, event.stream, event.revision, event.recordedAt]));
+  const standIn = sha256Hex(JSON.stringify([UNHASHABLE_EVENT_TAG, event.id, event.type, event.stream, event.revision, event.recorded_at]));
   return { ok: false, hex: standIn, reason: canonical.reason };
 }
 

@@ -5,11 +5,12 @@
  * travels with it so the root can be checked against the audit key too.
  */
 import { Effect, Either } from "effect";
-import { EventStore, type EventStoreError } from "../events/EventStore.ts";
+import { EventStore, type EventStoreError, type RecordedEvent } from "../events/EventStore.ts";
 import { bytesToHex } from "../kernel/hashing.ts";
 import { ACTION_DECIDED } from "../decisions/events.ts";
 import { decisionStream } from "../vocabulary/DecisionId.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
+import type { AuditRecord } from "./AuditRecord.ts";
 import { AuditTrail, recordLeaf } from "./AuditTrail.ts";
 import type { BatchAnchor, BatchAnchorsShape } from "./BatchAnchors.ts";
 
@@ -39,15 +40,23 @@ export type ProofProblem =
   | { readonly kind: "not_yet_sealed"; readonly message: string; readonly actor: string }
   | { readonly kind: "bad_range"; readonly message: string };
 
+/** A decision's evidence: its actor (for access checks), its stored event, the audit record of that event, and the record's inclusion proof. */
+export interface ProvenDecision {
+  readonly actor: string;
+  readonly event: RecordedEvent;
+  readonly record: AuditRecord;
+  readonly proof: InclusionProof;
+}
+
 /**
- * The decision's actor (for access checks) and its inclusion proof with its batch's
- * anchor, or why there is none yet. The proof is against the newest checkpoint with a
+ * The decision's actor (for access checks), its event and record, and its inclusion proof
+ * with its batch's anchor, or why there is none yet. The proof is against the newest checkpoint with a
  * confirmed anchor that covers the record, else the newest sealed one.
  */
 export function inclusionProofFor(
   decisionId: string,
   anchorOf: AnchorLookup = NO_ANCHORING,
-): Effect.Effect<Either.Either<{ actor: string; proof: InclusionProof }, ProofProblem>, EventStoreError | AuditLogError, EventStore | AuditLog | AuditTrail> {
+): Effect.Effect<Either.Either<ProvenDecision, ProofProblem>, EventStoreError | AuditLogError, EventStore | AuditLog | AuditTrail> {
   return Effect.gen(function* () {
     const store = yield* EventStore;
     const log = yield* AuditLog;
@@ -77,6 +86,8 @@ export function inclusionProofFor(
     const path = trail.tree().inclusionProof(record.seq - 1, checkpoint.tree_size) ?? [];
     return Either.right({
       actor,
+      event: decided,
+      record,
       proof: {
         decision_id: decisionId,
         record_seq: record.seq,

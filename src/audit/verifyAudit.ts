@@ -16,16 +16,15 @@
 import { Effect, Option, Schema } from "effect";
 import type { EventStoreError, RecordedEvent } from "../events/EventStore.ts";
 import { EventStore } from "../events/EventStore.ts";
-import { canonicalJson } from "../kernel/jcs.ts";
 import { decodeSignature, makeWebCryptoVerifier } from "../kernel/ed25519.ts";
-import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
+import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
 import { verifyCheckpoint } from "../kernel/checkpoint.ts";
 import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
 import { evolveApproval, type Approval } from "../approvals/Approval.ts";
 import { approvalBackingProblem } from "../approvals/approvalBacking.ts";
 import { APPROVAL_EVENT_TYPES } from "../approvals/events.ts";
 import { ACTION_DECIDED, ActionDecided } from "../decisions/events.ts";
-import { receiptHash } from "../vocabulary/receipt.ts";
+import { decisionHashProblem } from "./checkEvidence.ts";
 import { eventHash, EMPTY_CHAIN, recordHash, signedBytes, type AuditRecord, type ChainHead } from "./AuditRecord.ts";
 import { AuditLog, type AuditLogError } from "./AuditLog.ts";
 import { recordLeaf } from "./AuditTrail.ts";
@@ -191,26 +190,12 @@ export function verifyAudit(options: VerifyOptions): Effect.Effect<VerifyReport,
       const at = { position: event.position, seq };
       if (Option.isNone(decoded)) return { kind: "receipt_mismatch", ...at, message: `decision event ${event.id} does not decode as ${ACTION_DECIDED}` };
       const decision = decoded.value;
-      const intent = decision.request?.intent;
-      if (intent !== undefined) {
-        const canonical = canonicalJson(intent);
-        if (!canonical.ok || sha256Hex(canonical.text) !== decision.intent_hash) {
-          return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: intent_hash does not match the recorded intent` };
-        }
-      }
-      const recomputed = receiptHash({
-        policy_id: decision.policy_id,
-        permit_id: decision.permit_id,
-        intent_hash: decision.intent_hash,
-        decision: decision.status,
-        invariant_checks: decision.invariant_checks,
-        timestamp: decision.decided_at,
-      });
-      if (recomputed !== decision.receipt_hash) return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: receipt_hash does not match its recorded fields` };
+      const problem = decisionHashProblem(event.data);
+      if (problem !== null) return { kind: "receipt_mismatch", ...at, message: `decision ${decision.decision_id}: ${problem}` };
       const approvalId = decision.approval_id;
       if (approvalId != null) {
-        const problem = approvalBackingProblem({ ...decision, approval_id: approvalId, request: decision.request as Parameters<typeof approvalBackingProblem>[0]["request"] }, approvals.get(approvalId));
-        if (problem !== null) return { kind: "approval_unbacked", ...at, message: problem };
+        const unbacked = approvalBackingProblem({ ...decision, approval_id: approvalId, request: decision.request as Parameters<typeof approvalBackingProblem>[0]["request"] }, approvals.get(approvalId));
+        if (unbacked !== null) return { kind: "approval_unbacked", ...at, message: unbacked };
       }
       return null;
     };

@@ -1,25 +1,27 @@
 /**
- * `zt audit verify | proof | check-proof`: the auditor's tools. They read the store and
- * the audit records directly (never the running service) and need only public keys.
+ * `zt audit verify | proof | check-proof | export`: the auditor's tools. They read the
+ * store and the audit records directly (never the running service) and need only public
+ * keys; `verify --bundle` reads nothing but the bundle.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either, Layer, ManagedRuntime, Schema } from "effect";
 import { readDeploymentRecord, type DeploymentRecord } from "../anchoring/deploy/deploymentRecord.ts";
 import { anchorTargetCollector, auditAgainstChain, chainAnchors, ledgerAt, proofAgainstChain, type ChainAuditReport } from "../anchoring/onChainAudit.ts";
 import { AuditTrail } from "../audit/AuditTrail.ts";
+import { auditKeysFrom, checkInclusionProof } from "../audit/checkEvidence.ts";
 import { inclusionProofFor } from "../audit/proofs.ts";
 import { DEFAULT_MAX_LAG_MS, verifyAudit, type VerifyReport } from "../audit/verifyAudit.ts";
 import { loadConfig, type ServiceConfig } from "../config.ts";
+import { exportBundle } from "../export/exportBundle.ts";
+import { verifyBundle } from "../export/verifyBundle.ts";
 import { DECISION_ID } from "../vocabulary/DecisionId.ts";
 import { readVerifyingKey } from "../identity/KeyFile.ts";
-import { decodeBase64Url } from "../kernel/base64url.ts";
-import { verifyCheckpoint } from "../kernel/checkpoint.ts";
-import { keyIdOf } from "../kernel/ed25519.ts";
+import { makeWebCryptoVerifier } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
-import { leafHash, MerkleTree, verifyConsistency, verifyInclusion } from "../kernel/merkle.ts";
+import { MerkleTree, verifyConsistency } from "../kernel/merkle.ts";
 import { auditLogLayer, storeLayer } from "../layers.ts";
-import { number, parse, text, UsageError, type ParsedArgs } from "./args.ts";
+import { number, parse, required, text, UsageError, type ParsedArgs } from "./args.ts";
 
 /** The store and data directory of the configuration; the commands that read the store never touch a chain, so its settings are not required. */
 export function configFor(store: string | undefined): ServiceConfig {
@@ -34,14 +36,9 @@ export function readAuditKeys(path: string): Map<string, Uint8Array> {
   } catch {
     throw new UsageError(`${path}: cannot read a JSON key file`);
   }
-  const keys = new Map<string, Uint8Array>();
-  const listed = (json as { keys?: unknown }).keys;
-  if (Array.isArray(listed)) {
-    for (const entry of listed as Array<Record<string, unknown>>) {
-      if (entry["use"] !== "audit" || typeof entry["public_key"] !== "string") continue;
-      const publicKey = decodeBase64Url(entry["public_key"]);
-      if (publicKey?.length === 32 && keyIdOf(publicKey) === entry["key_id"]) keys.set(keyIdOf(publicKey), publicKey);
-    }
+  let keys = new Map<string, Uint8Array>();
+  if (Array.isArray((json as { keys?: unknown } | null)?.keys)) {
+    keys = auditKeysFrom(json);
   } else {
     const key = readVerifyingKey(path);
     if (key.use !== "audit") throw new UsageError(`${path} is a ${key.use} key, not an audit key`);
@@ -131,6 +128,7 @@ function printChainReport(chain: ChainAuditReport): void {
 
 async function verify(args: string[]): Promise<number> {
   const { values } = parse(args, {
+    bundle: { type: "string" },
     store: { type: "string" },
     keys: { type: "string" },
     json: { type: "boolean" },
@@ -139,6 +137,12 @@ async function verify(args: string[]): Promise<number> {
     "max-anchor-age": { type: "string" },
     ...CHAIN_FLAGS,
   });
+  const bundle = text(values, "bundle");
+  if (bundle !== undefined) {
+    const others = Object.keys(values).filter((flag) => !["bundle", "keys", "json"].includes(flag));
+    if (others.length > 0) throw new UsageError(`--bundle is verified offline: --${others[0]} does not apply`);
+    return verifyBundleFile(bundle, text(values, "keys"), values["json"] === true);
+  }
   const maxLagSeconds = number(values, "max-lag") ?? DEFAULT_MAX_LAG_MS / 1000;
   if (!(maxLagSeconds >= 0)) throw new UsageError("--max-lag must be a number of seconds >= 0");
   const maxUnanchored = number(values, "max-unanchored");
@@ -219,15 +223,6 @@ async function proof(args: string[]): Promise<number> {
 }
 
 const Hex32 = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/));
-const ProofFile = Schema.Struct({
-  leaf_hash: Hex32,
-  leaf_index: Schema.Int.pipe(Schema.nonNegative()),
-  tree_size: Schema.Int.pipe(Schema.positive()),
-  audit_path: Schema.Array(Hex32),
-  root: Hex32,
-  record_hash: Schema.optional(Hex32),
-  checkpoint: Schema.optional(Schema.String),
-});
 
 /** An RFC 9162 consistency proof (GET /audit/consistency's answer): from `--consistency FILE`, else the proof file's `consistency` member. */
 const ConsistencyFile = Schema.Struct({ from: Schema.Int, to: Schema.Int, proof: Schema.Array(Hex32) });
@@ -260,51 +255,35 @@ async function checkProof(args: string[]): Promise<number> {
   }
   const named = (raw as { anchor?: { contract?: unknown } | null } | null)?.anchor?.contract;
   const target = chainTarget(values, typeof named === "string" ? named : undefined);
-  const decoded = Schema.decodeUnknownEither(ProofFile)(raw);
-  const checks: Array<{ name: string; ok: boolean; detail?: string }> = [];
-  if (Either.isLeft(decoded)) {
-    checks.push({ name: "proof_format", ok: false, detail: "not an inclusion proof {leaf_hash, leaf_index, tree_size, audit_path, root}" });
-  } else {
-    const p = decoded.right;
+  const keysPath = text(values, "keys") ?? defaultKeysPath(configFor(undefined));
+  const hasCheckpoint = typeof (raw as { checkpoint?: unknown } | null)?.checkpoint === "string";
+  const keys = hasCheckpoint && (text(values, "keys") !== undefined || existsSync(keysPath)) ? readAuditKeys(resolve(keysPath)) : null;
+  const offline = await checkInclusionProof(raw, keys, makeWebCryptoVerifier());
+  const checks: Array<{ name: string; ok: boolean; detail?: string }> = [...offline.checks];
+  // A proof that is well-formed names its checkpoint: that is what the chain must hold.
+  const checkpoint = offline.checkpoint;
+  if (checkpoint !== null && target !== undefined) {
     const bytes = (hex: string) => hexToBytes(hex) ?? new Uint8Array(0);
-    if (p.record_hash !== undefined) {
-      const ok = bytesToHex(leafHash(bytes(p.record_hash))) === p.leaf_hash;
-      checks.push({ name: "leaf_hash", ok, ...(ok ? {} : { detail: "leaf_hash is not sha256(0x00 || record_hash)" }) });
-    }
-    const inclusion = verifyInclusion(p.leaf_index, p.tree_size, bytes(p.leaf_hash), p.audit_path.map(bytes), bytes(p.root));
-    checks.push({ name: "inclusion", ok: inclusion.ok, ...(inclusion.ok ? {} : { detail: inclusion.reason }) });
-    const keysPath = text(values, "keys") ?? defaultKeysPath(configFor(undefined));
-    if (p.checkpoint !== undefined && (text(values, "keys") !== undefined || existsSync(keysPath))) {
-      const keys = readAuditKeys(resolve(keysPath));
-      const origin = p.checkpoint.split("\n", 1)[0] ?? "";
-      const signed = [...keys.values()].map((key) => verifyCheckpoint(p.checkpoint ?? "", origin, key)).find((r) => r.ok);
-      const matches = signed !== undefined && signed.ok && signed.treeSize === p.tree_size && bytesToHex(signed.root) === p.root;
-      checks.push({ name: "checkpoint_signature", ok: matches, ...(matches ? {} : { detail: "the checkpoint note is not signed by a given audit key for this tree size and root" }) });
-    } else {
-      checks.push({ name: "checkpoint_signature", ok: true, detail: "skipped: no audit key given (--keys)" });
-    }
-    if (target !== undefined) {
-      const consistency = consistencyFrom(text(values, "consistency"), raw);
-      const onChain = await Effect.runPromise(
-        ledgerAt(target.rpcUrl, target.contract).pipe(
-          Effect.flatMap((ledger) => chainAnchors(ledger, target)),
-          Effect.map(({ anchors }) =>
-            proofAgainstChain(
-              anchors,
-              { treeSize: p.tree_size, root: p.root },
-              consistency === undefined
-                ? undefined
-                : (to) =>
-                    consistency.from === p.tree_size &&
-                    consistency.to === to.treeSize &&
-                    verifyConsistency(p.tree_size, to.treeSize, bytes(p.root), bytes(to.root), consistency.proof.map(bytes)).ok,
-            ),
+    const consistency = consistencyFrom(text(values, "consistency"), raw);
+    const onChain = await Effect.runPromise(
+      ledgerAt(target.rpcUrl, target.contract).pipe(
+        Effect.flatMap((ledger) => chainAnchors(ledger, target)),
+        Effect.map(({ anchors }) =>
+          proofAgainstChain(
+            anchors,
+            { treeSize: checkpoint.tree_size, root: checkpoint.root },
+            consistency === undefined
+              ? undefined
+              : (to) =>
+                  consistency.from === checkpoint.tree_size &&
+                  consistency.to === to.treeSize &&
+                  verifyConsistency(checkpoint.tree_size, to.treeSize, bytes(checkpoint.root), bytes(to.root), consistency.proof.map(bytes)).ok,
           ),
-          Effect.catchAll((error) => Effect.succeed({ ok: false, detail: typeof error === "string" ? error : `cannot read the chain (${error.reason})` })),
         ),
-      );
-      checks.push({ name: "anchored_on_chain", ok: onChain.ok, detail: onChain.detail });
-    }
+        Effect.catchAll((error) => Effect.succeed({ ok: false, detail: typeof error === "string" ? error : `cannot read the chain (${error.reason})` })),
+      ),
+    );
+    checks.push({ name: "anchored_on_chain", ok: onChain.ok, detail: onChain.detail });
   }
   const ok = checks.every((c) => c.ok);
   if (values["json"] === true) console.log(JSON.stringify({ ok, checks }, null, 2));
@@ -315,8 +294,74 @@ async function checkProof(args: string[]): Promise<number> {
   return ok ? 0 : 1;
 }
 
-export async function runAuditCommand(command: "verify" | "proof" | "check-proof", args: string[]): Promise<number> {
+/** `zt audit verify --bundle FILE`: nothing but the file, and the auditor's keys when given. */
+async function verifyBundleFile(path: string, keysPath: string | undefined, json: boolean): Promise<number> {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(resolve(path));
+  } catch {
+    throw new UsageError(`${path}: cannot read the bundle`);
+  }
+  const trustedKeys = keysPath === undefined ? undefined : readAuditKeys(resolve(keysPath));
+  const report = await verifyBundle(bytes, trustedKeys === undefined ? {} : { trustedKeys });
+  if (json) {
+    console.log(JSON.stringify(report, null, 2));
+    return report.ok ? 0 : 1;
+  }
+  const range = report.from_seq === null ? "" : ` records ${report.from_seq}..${report.to_seq}`;
+  if (report.failure === null) {
+    console.log(`zt audit verify --bundle: OK (${report.records} records and events${range}, ${report.decisions} decisions, ${report.checkpoints} checkpoints)`);
+    const last = report.last_checkpoint;
+    if (last !== null) console.log(`  last checkpoint: ${last.batch_id}, tree size ${last.tree_size}, root ${last.root}`);
+  } else {
+    const { part, kind, line, seq, message } = report.failure;
+    const where = [line === null ? undefined : `line ${line}`, seq === null ? undefined : `record seq ${seq}`].filter(Boolean).join(", ");
+    console.log(`zt audit verify --bundle: FAILED in part "${part}"${where ? ` (${where})` : ""}: ${kind}: ${message}`);
+  }
+  for (const key of report.keys) {
+    console.log(`  audit key ${key.key_id} (public key ${key.public_key}): ${key.pinned ? "one of the keys given (--keys)" : "taken from the bundle; pin it with --keys to trust no one"}`);
+  }
+  for (const anchor of report.anchors) {
+    const tx = anchor.tx_hash === null ? "" : `, tx ${anchor.tx_hash}${anchor.block_number === null ? "" : ` in block ${anchor.block_number}`}`;
+    console.log(`  anchor of ${anchor.batch_id}: ${anchor.status}${anchor.chain_id === null ? "" : ` on chain ${anchor.chain_id}, DAAL ${anchor.contract}`}${tx} (as the audit key recorded it; check the chain with zt audit check-proof --rpc)`);
+  }
+  return report.ok ? 0 : 1;
+}
+
+/** `zt audit export`: a bundle of the store's log, from the store itself. */
+async function exportCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: "string" }, store: { type: "string" }, keys: { type: "string" }, "from-seq": { type: "string" }, "to-seq": { type: "string" } });
+  const out = resolve(required(values, "out"));
+  if (existsSync(out)) throw new UsageError(`${out} exists; the export never overwrites a file`);
+  const fromSeq = number(values, "from-seq");
+  const toSeq = number(values, "to-seq");
+  const config = configFor(text(values, "store"));
+  const auditKeys = readAuditKeys(resolve(text(values, "keys") ?? defaultKeysPath(config)));
+  const runtime = storeRuntime(config);
+  try {
+    const exported = await runtime.runPromise(Effect.either(exportBundle({ auditKeys, ...(fromSeq === undefined ? {} : { fromSeq }), ...(toSeq === undefined ? {} : { toSeq }) })));
+    if (Either.isLeft(exported)) {
+      console.error(`zt audit export: cannot read the store: ${exported.left.message}`);
+      return 2;
+    }
+    if (Either.isLeft(exported.right)) throw new UsageError(exported.right.left.message);
+    const bundle = exported.right.right;
+    // Written whole or not at all: a partial bundle never sits under the name asked for.
+    const partial = `${out}.partial-${process.pid}`;
+    writeFileSync(partial, bundle.bytes, { flag: "wx", mode: 0o644 });
+    renameSync(partial, out);
+    console.log(
+      `zt audit export: wrote ${out}: records ${bundle.fromSeq}..${bundle.toSeq} (${bundle.events} events), ${bundle.checkpoints} checkpoints, ${bundle.anchorEvents} anchoring events, ${bundle.bytes.length} bytes`,
+    );
+    return 0;
+  } finally {
+    await runtime.dispose();
+  }
+}
+
+export async function runAuditCommand(command: "verify" | "proof" | "check-proof" | "export", args: string[]): Promise<number> {
   if (command === "verify") return verify(args);
   if (command === "proof") return proof(args);
+  if (command === "export") return exportCommand(args);
   return checkProof(args);
 }

@@ -3,7 +3,7 @@
  * The `zt` command line (contract section 6). Exit codes: 0 success, 1 verification
  * failed, 2 bad usage or configuration.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Effect, Either } from "effect";
 import { ConfigError, loadConfig, type ServiceConfig } from "../config.ts";
@@ -33,6 +33,12 @@ commands:
         replay every event: event hashes, the record chain and signatures, checkpoint roots
         and consistency, receipt hashes, and that no event waits for its record longer than
         --max-lag (default 60); exit 0 only if all hold, else name the first bad position
+  audit verify --bundle FILE [--keys FILE] [--json]
+        verify an audit bundle offline (no store, no network): every record, event,
+        checkpoint, key and anchor receipt in it; on failure name the part, line and seq
+  audit export --out FILE [--store URL] [--keys FILE] [--from-seq N] [--to-seq M]
+        write an audit bundle of records N..M (default: all sealed ones), widened to the
+        checkpoint that seals M, with their events, checkpoints, keys and anchor receipts
   audit proof DECISION_ID [--store URL]
         print the inclusion proof of a decision against the latest sealed checkpoint
   audit check-proof FILE [--keys FILE] [--rpc URL [--contract ADDR]] [--json]
@@ -44,6 +50,9 @@ commands:
   policy diff [--store URL] [--candidate HASH | --candidate-dir DIR] [--json]
         summarise where the candidate policy bundle would have answered otherwise: by check, action
         and both answers (default candidate: ZT_POLICY_CANDIDATE_DIR, else the last activation's)
+  mcp connect --url URL --token-file FILE
+        a stdio MCP server that relays to the gateway endpoint URL (/mcp or /mcp/<server_id>)
+        with the agent token in FILE, for MCP clients that only launch local servers
 
 exit codes: 0 success, 1 verification failed, 2 bad usage or configuration`;
 
@@ -143,6 +152,29 @@ async function permitIssue(args: string[]): Promise<void> {
   console.log(JSON.stringify(permit, null, 2));
 }
 
+/** `zt mcp connect`: relays stdio to a gateway endpoint until the client or the gateway ends it. */
+async function mcpConnect(args: string[]): Promise<void> {
+  const { values } = parse(args, { url: { type: "string" }, "token-file": { type: "string" } });
+  let url: URL;
+  try {
+    url = new URL(required(values, "url"));
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError("--url must be the URL of a gateway endpoint, such as http://127.0.0.1:8787/mcp");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new UsageError("--url must be an http(s) URL");
+  const file = resolve(required(values, "token-file"));
+  let token: string;
+  try {
+    token = readFileSync(file, "utf8").trim();
+  } catch {
+    throw new UsageError(`--token-file: ${file} cannot be read`);
+  }
+  if (!/^[\x21-\x7e]{1,512}$/.test(token)) throw new UsageError(`--token-file: ${file} does not hold a bearer token (one line)`);
+  const { runStdioBridge } = await import("../mcp/stdioBridge.ts");
+  await runStdioBridge({ url, token, report: (line) => console.error(line) });
+}
+
 export async function runCli(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   try {
@@ -150,7 +182,7 @@ export async function runCli(argv: string[]): Promise<number> {
       await runUntilSignal(command, sub === undefined ? [] : [sub, ...rest]);
       return -1;
     }
-    if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof")) {
+    if (command === "audit" && (sub === "verify" || sub === "proof" || sub === "check-proof" || sub === "export")) {
       const { runAuditCommand } = await import("./auditCommands.ts");
       return await runAuditCommand(sub, rest);
     }
@@ -166,6 +198,10 @@ export async function runCli(argv: string[]): Promise<number> {
       if (rest.length > 0) throw new UsageError("zt anchor deploy takes its settings from the environment (ZT_DEPLOY_*), not flags");
       const { runDeployCommand } = await import("../anchoring/deploy/deployCommand.ts");
       return await runDeployCommand(process.env);
+    }
+    if (command === "mcp" && sub === "connect") {
+      await mcpConnect(rest);
+      return 0;
     }
     if (command === "keys" && sub === "generate") keysGenerate(rest);
     else if (command === "permit" && sub === "issue") await permitIssue(rest);

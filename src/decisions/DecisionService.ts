@@ -1,13 +1,13 @@
 /**
- * The decision path of `POST /actions` (and of every other caller that asks for a
- * decision, such as the MCP gateway), orchestration only: parse the body, gather the
- * facts the decider needs (the permit's signature and nonce state, the trusted
- * snapshot, the approvals of the request, what its budgets' windows hold), decide (pure,
- * decide.ts), make an allowed call's budget charges, append the decider's events in order
- * (a claim lost to a concurrent decision, an approval's use or a permit's nonce, folds in
- * as that claim's denial), then, with the decision durable, run an allowed `execute`
- * block. Fail closed: a store that cannot record makes the answer `audit_unavailable`
- * and nothing runs; no other failure escapes.
+ * The decision path of `POST /actions` and of the MCP gateway's calls, orchestration
+ * only: parse the body (or take a call its adapter parsed), gather the facts the decider
+ * needs (the permit's signature and nonce state, the trusted snapshot, the approvals of
+ * the request, what its budgets' windows hold), decide (pure, decide.ts), make an allowed
+ * call's budget charges, append the decider's events in one store call (a claim lost to a
+ * concurrent decision, an approval's use or a permit's nonce, folds in as that claim's
+ * denial), then, with the decision durable, run an allowed `execute` block. Fail closed: a
+ * store that cannot record makes the answer `audit_unavailable` and nothing runs; no
+ * other failure escapes.
  *
  * One decision sees one policy bundle: the bundle in force when it starts, whose hash it
  * records, even if a reload swaps it meanwhile. A candidate bundle, when configured, is
@@ -41,7 +41,7 @@ import type { ActionRequest } from "../vocabulary/ActionRequest.ts";
 import type { MarketSnapshot } from "../vocabulary/MarketSnapshot.ts";
 import { decide, loseClaim, type DecideAction, type Decided, type DecisionEvent, type PendingApproval } from "./decide.ts";
 import type { ActionDecided } from "./events.ts";
-import { parseActionRequest } from "./parseActionRequest.ts";
+import { parseActionRequest, type ParsedActionRequest } from "./parseActionRequest.ts";
 
 export interface ActionBody {
   readonly bytes: Uint8Array;
@@ -56,19 +56,33 @@ export interface DecisionContext {
 }
 
 /**
- * What a decision request came to: a recorded allow or denial (and its run), a recorded
- * decision that waits for human approval (contract section 9: nothing ran, nothing was
- * consumed; the caller repeats the identical request once operators grant it), or a
- * decision the store could not record. A caller matches on `_tag` exhaustively.
+ * A request an adapter other than `POST /actions` already turned into the decider's
+ * terms (the MCP gateway's calls): the parsed request, and the sha256 that names what
+ * was asked (recorded as `request_sha256`).
+ */
+export interface ParsedCall {
+  readonly requestSha256: string;
+  readonly parsed: ParsedActionRequest;
+}
+
+/**
+ * What a decision request came to: a recorded allow or denial (with the revision of its
+ * ActionDecided in the decision's stream, where later events of the call go, and its
+ * run), a recorded decision that waits for human approval (contract section 9: nothing
+ * ran, nothing was consumed; the caller repeats the identical request once operators
+ * grant it), or a decision the store could not record. A caller matches on `_tag`
+ * exhaustively.
  */
 export type DecisionOutcome =
-  | { readonly _tag: "Decided"; readonly decided: Decided; readonly execution: ExecutionView | null }
+  | { readonly _tag: "Decided"; readonly decided: Decided; readonly revision: number; readonly execution: ExecutionView | null }
   | { readonly _tag: "PendingApproval"; readonly decided: Decided; readonly approval: PendingApproval }
   | { readonly _tag: "Unrecorded"; readonly decisionId: string; readonly reason: EventStoreError["reason"] };
 
 export interface DecisionServiceShape {
   /** Decides one `POST /actions` call and records it before answering; never fails. */
   readonly decideAction: (principal: Principal, body: ActionBody, context?: DecisionContext) => Effect.Effect<DecisionOutcome>;
+  /** Decides one parsed call the same way (same decider, store, budgets, metrics and audit chain); never fails. */
+  readonly decideCall: (principal: Principal, call: ParsedCall, context?: DecisionContext) => Effect.Effect<DecisionOutcome>;
 }
 
 /** The facts of a call that needs none. */
@@ -110,41 +124,35 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return { digest, presented: undefined, sameRequest: yield* book.forDigest(digest) } satisfies ApprovalFacts;
         });
 
-      const append = (event: DecisionEvent) =>
+      /** Appends events in one store call (one commit and one sync on SQLite), timed and counted. */
+      const appendAll = (events: ReadonlyArray<DecisionEvent>) =>
         Effect.gen(function* () {
           const started = performance.now();
-          const appended = yield* store.append(event.stream, [{ id: yield* ids.uuid, type: event.type, data: event.data }], event.expected).pipe(
+          const appends = [];
+          for (const event of events) appends.push({ stream: event.stream, events: [{ id: yield* ids.uuid, type: event.type, data: event.data }], expected: event.expected });
+          const appended = yield* store.appendMany(appends).pipe(
             Effect.tapError((error) => Effect.sync(() => metrics.storeFailures.inc({ operation: "append", reason: error.reason }))),
           );
           metrics.appendLatency.observe((performance.now() - started) / 1000);
-          return appended;
+          return appended.at(-1)!;
         });
 
       /**
-       * Appends the decider's events in order: its claims first (the approval it uses,
-       * the nonce it spends; a concurrent decision that won one turns this one into that
-       * claim's denial, and the claims after it are not made) or a new approval request,
-       * then the decision itself.
+       * Appends the decider's events together: its claims (the approval it uses, the nonce
+       * it spends) or a new approval request, then the decision itself. A claim refused
+       * because a concurrent decision won it turns this one into that claim's denial, and
+       * only that denial is appended (on SQLite nothing else was written; on EventStoreDB
+       * the claims before it stay, as the port says).
        */
       const record = (decided: Decided) =>
         Effect.gen(function* () {
-          let final = decided;
-          for (const event of decided.events.slice(0, -1)) {
-            if (event.claim === undefined) {
-              yield* append(event);
-              continue;
-            }
-            const won = yield* append(event).pipe(
-              Effect.as(true),
-              Effect.catchIf((error) => error.reason === "wrong_expected_version", () => Effect.succeed(false)),
-            );
-            if (!won) {
-              final = loseClaim(decided, event);
-              break;
-            }
-          }
-          const appended = yield* append(final.events.at(-1)!);
-          return { decided: final, ...appended };
+          const together = yield* appendAll(decided.events).pipe(Effect.either);
+          if (together._tag === "Right") return { decided, ...together.right };
+          const error = together.left;
+          const lost = error.reason === "wrong_expected_version" ? decided.events.find((event) => event.claim !== undefined && event.stream === error.stream) : undefined;
+          if (lost === undefined) return yield* Effect.fail(error);
+          const final = loseClaim(decided, lost);
+          return { decided: final, ...(yield* appendAll([final.events.at(-1)!])) };
         });
 
       /**
@@ -230,7 +238,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
       const besideTheAnswer = (candidate: PolicyBundle, decidedOn: DecideAction, answered: Decided) =>
         Effect.sync(() => setImmediate(() => Effect.runFork(evaluateCandidate(candidate, decidedOn, answered))));
 
-      const decideAction = (principal: Principal, body: ActionBody, context?: DecisionContext): Effect.Effect<DecisionOutcome> =>
+      const decideParsed = (principal: Principal, requestSha256: string, parse: () => ParsedActionRequest, context: DecisionContext | undefined): Effect.Effect<DecisionOutcome> =>
         Effect.gen(function* () {
           const started = performance.now();
           const now = yield* Clock.currentTimeMillis;
@@ -242,7 +250,6 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           return yield* Effect.gen(function* () {
             // Without tracing, a stage with nothing to wait for runs as plain code, not as an
             // Effect of its own: tracing off costs the path nothing.
-            const parse = () => parseActionRequest(body.bytes, body.tooLarge);
             const parsed = tracing.enabled ? yield* traced(tracing, "zt.parse", Effect.sync(parse)) : parse();
             // Facts only where the decider can reach the checks that read them: an agent's
             // permit, the prices of a notional limit, an approval threshold or a notional
@@ -261,7 +268,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
               return { permitFacts, market, approvals };
             });
             const { permitFacts, market, approvals } = permit !== undefined || needsPrices || needsApprovals || tracing.enabled ? yield* traced(tracing, "zt.facts", gather) : NO_FACTS;
-            const input = { decisionId, now, caller: principal, bodySha256: sha256Hex(body.bytes), parsed, policy, permitFacts, market, approvals, traceparent: caller?.header };
+            const input = { decisionId, now, caller: principal, bodySha256: requestSha256, parsed, policy, permitFacts, market, approvals, traceparent: caller?.header };
             const { decided, reservation, input: decidedOn } =
               budgets.length > 0 || tracing.enabled ? yield* traced(tracing, "zt.decide", decideWithBudgets(input, agent?.actor, budgets)) : { decided: decide(input), reservation: undefined, input };
             const { decided: recorded, revision, position } = yield* traced(tracing, "zt.record", record(decided));
@@ -274,7 +281,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
             if (recorded.pending !== null) return { _tag: "PendingApproval", decided: recorded, approval: recorded.pending } as const;
             // Only now, with the decision durable, may anything run.
             const allowed = decision.status === "allowed" && parsed.ok ? parsed.request : undefined;
-            if (allowed?.execute === undefined) return { _tag: "Decided", decided: recorded, execution: null } as const;
+            if (allowed?.execute === undefined) return { _tag: "Decided", decided: recorded, revision, execution: null } as const;
             const execute = allowed.execute;
             const execution = yield* traced(
               tracing,
@@ -294,7 +301,7 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
                 });
               }),
             );
-            return { _tag: "Decided", decided: recorded, execution } as const;
+            return { _tag: "Decided", decided: recorded, revision, execution } as const;
           }).pipe(
             Effect.catchTag("EventStoreError", (error) =>
               Effect.gen(function* () {
@@ -306,7 +313,10 @@ export class DecisionService extends Context.Tag("zt/DecisionService")<DecisionS
           );
         });
 
-      return { decideAction };
+      return {
+        decideAction: (principal, body, context) => decideParsed(principal, sha256Hex(body.bytes), () => parseActionRequest(body.bytes, body.tooLarge), context),
+        decideCall: (principal, call, context) => decideParsed(principal, call.requestSha256, () => call.parsed, context),
+      };
     }),
   );
 }

@@ -51,6 +51,13 @@ export interface RecordedEvent {
   readonly recordedAt: string;
 }
 
+/** One stream's part of an `appendMany`. */
+export interface StreamAppend {
+  readonly stream: string;
+  readonly events: ReadonlyArray<NewEvent>;
+  readonly expected: ExpectedState;
+}
+
 export interface AppendResult {
   /** Revision of the last event appended. */
   readonly revision: number;
@@ -97,6 +104,15 @@ export interface EventStoreShape {
     events: ReadonlyArray<NewEvent>,
     expected: ExpectedState,
   ) => Effect.Effect<AppendResult, EventStoreError>;
+  /**
+   * Appends to several streams, in order, each if it is in its expected state; durable when
+   * it succeeds, with each append's result in order. A refusal names the refused stream
+   * (`stream` of the error). SQLite commits them together, all or none (one commit, one
+   * sync: the decision path spends a nonce and records the decision this way). The
+   * EventStoreDB adapter appends them one after the other and stops at the first
+   * refusal: the appends before it stay.
+   */
+  readonly appendMany: (appends: ReadonlyArray<StreamAppend>) => Effect.Effect<ReadonlyArray<AppendResult>, EventStoreError>;
   /** Reads a stream in revision order from `fromRevision` (default 0); an absent stream reads as empty. */
   readonly readStream: (
     stream: string,

@@ -27,6 +27,8 @@ export interface CommandSpec {
   readonly readPaths: ReadonlyArray<string>;
   /** Host paths bound read-write at the same place inside. */
   readonly writePaths: ReadonlyArray<string>;
+  /** Where the command starts (a write path, or /tmp when unset). */
+  readonly workDir?: string;
   readonly network: boolean;
   /** CPU share in cores (Docker NanoCpus; bwrap and nono turn it into CPU seconds over the timeout). */
   readonly cpus: number;

@@ -16,12 +16,17 @@ export type SpanRunner = <A>(c: Context<AppEnv>, name: string, work: () => A) =>
 
 export const PUBLIC_PATHS = new Set(["/healthz", "/readyz", "/keys", "/openapi.json"]);
 
+/** The console's page and its code hold no data (sign-in happens in the page), so a browser loads them without a token. */
+export function isPublicPath(path: string): boolean {
+  return PUBLIC_PATHS.has(path) || path === "/console" || path === "/console/" || path.startsWith("/console/assets/");
+}
+
 // RFC 7235 section 2.1: the scheme name is case-insensitive, and one or more spaces separate it from the credentials.
 const BEARER = /^bearer +([\x21-\x7e]+)$/i;
 
 export function authenticate(credentials: Credentials, inSpan?: SpanRunner): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (PUBLIC_PATHS.has(c.req.path)) return next();
+    if (isPublicPath(c.req.path)) return next();
     const token = BEARER.exec(c.req.header("authorization") ?? "")?.[1];
     const who = () => (token === undefined ? undefined : credentials.authenticate(token));
     const principal = inSpan === undefined ? who() : await inSpan(c, "zt.authenticate", who);

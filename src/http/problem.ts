@@ -35,8 +35,10 @@ export const PROBLEMS = {
   approval_already_granted: { status: 409, title: "The approval's quorum already granted it" },
   approval_duplicate_grant: { status: 409, title: "This operator already granted the approval" },
   policy_invalid: { status: 422, title: "The policy bundle on disk does not load; the bundles in force stay" },
+  too_many_streams: { status: 429, title: "Too many console streams are open for this token" },
   corrupt_record: { status: 500, title: "A stored record does not decode" },
   audit_unavailable: { status: 503, title: "The event store or audit trail cannot be read or written" },
+  console_unavailable: { status: 503, title: "This runtime cannot serve the console's browser code" },
   internal_error: { status: 500, title: "Internal error" },
 } as const;
 

@@ -9,7 +9,7 @@
 // RangeError on a defect, as sign does on a bad seed, rather than emit a note no
 // verifier would accept.
 import { decodeBase64, encodeBase64 } from "./base64.ts";
-import { ED25519_PUBLIC_KEY_LENGTH, ED25519_SIGNATURE_LENGTH, publicKeyFromSeed, sign, verify } from "./ed25519.ts";
+import { ED25519_PUBLIC_KEY_LENGTH, ED25519_SIGNATURE_LENGTH, publicKeyFromSeed, sign, verify, type Ed25519Verifier } from "./ed25519.ts";
 import { sha256 } from "./hashing.ts";
 import { RFC6962_HASH_LENGTH } from "./merkle.ts";
 
@@ -141,6 +141,46 @@ export function signNote(body: string, keyName: string, seed: Uint8Array): strin
  * key must verify, and at least one must exist.
  */
 export function verifyNote(note: string, keyName: string, publicKey: Uint8Array): NoteVerification {
+  const opened = openNote(note, keyName, publicKey);
+  if (!opened.ok) return opened;
+  return noteVerdict(keyName, opened, opened.signatures.map((signature) => verify(signature, opened.message, publicKey)));
+}
+
+/**
+ * verifyNote with an asynchronous Ed25519 verifier (WebCrypto's, in a browser) in place
+ * of the synchronous one: the same parsing, the same answers.
+ */
+export async function verifyNoteWith(note: string, keyName: string, publicKey: Uint8Array, verifier: Ed25519Verifier): Promise<NoteVerification> {
+  const opened = openNote(note, keyName, publicKey);
+  if (!opened.ok) return opened;
+  return noteVerdict(keyName, opened, await Promise.all(opened.signatures.map((signature) => verifier(signature, opened.message, publicKey))));
+}
+
+/** verifyNote for one trusted key, then parseCheckpointBody of the verified text. */
+export function verifyCheckpoint(note: string, keyName: string, publicKey: Uint8Array): CheckpointParse {
+  const opened = verifyNote(note, keyName, publicKey);
+  if (!opened.ok) return opened;
+  return parseCheckpointBody(opened.body);
+}
+
+/** verifyCheckpoint with an asynchronous Ed25519 verifier (see verifyNoteWith). */
+export async function verifyCheckpointWith(note: string, keyName: string, publicKey: Uint8Array, verifier: Ed25519Verifier): Promise<CheckpointParse> {
+  const opened = await verifyNoteWith(note, keyName, publicKey, verifier);
+  if (!opened.ok) return opened;
+  return parseCheckpointBody(opened.body);
+}
+
+type OpenedNote = {
+  readonly ok: true;
+  readonly body: string;
+  /** The UTF-8 bytes of the body: what each signature signs. */
+  readonly message: Uint8Array;
+  /** The signature of every line from the trusted key (name and key ID), to be verified. */
+  readonly signatures: ReadonlyArray<Uint8Array>;
+};
+
+// Everything of verifyNote but the signature checks themselves.
+function openNote(note: string, keyName: string, publicKey: Uint8Array): OpenedNote | { readonly ok: false; readonly reason: string } {
   if (!isKeyName(keyName)) return fail("trusted key name is not a valid note key name");
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== ED25519_PUBLIC_KEY_LENGTH) {
     return fail(`trusted public key is not ${ED25519_PUBLIC_KEY_LENGTH} bytes`);
@@ -160,35 +200,27 @@ export function verifyNote(note: string, keyName: string, publicKey: Uint8Array)
   }
 
   // Parse every line first: one malformed line makes the whole note malformed.
-  const signatures: Array<{ readonly name: string; readonly payload: Uint8Array }> = [];
+  const parsed: Array<{ readonly name: string; readonly payload: Uint8Array }> = [];
   for (const [i, line] of lines.entries()) {
-    const parsed = parseSignatureLine(line);
-    if (parsed === undefined) return fail(`note signature line ${i + 1} is malformed`);
-    signatures.push(parsed);
+    const signatureLine = parseSignatureLine(line);
+    if (signatureLine === undefined) return fail(`note signature line ${i + 1} is malformed`);
+    parsed.push(signatureLine);
   }
 
+  // The key is identified by name and key ID together; a line sharing only one of them
+  // is someone else's and is ignored.
   const keyHash = noteKeyHash(keyName, publicKey);
-  const message = utf8.encode(body);
-  let verified = 0;
-  for (const { name, payload } of signatures) {
-    // The key is identified by name and key ID together; a line sharing only one of
-    // them is someone else's and is ignored.
-    if (name !== keyName || !prefixEquals(payload, keyHash)) continue;
-    const signature = payload.subarray(SIGNED_NOTE_KEY_HASH_LENGTH);
-    if (signature.length !== ED25519_SIGNATURE_LENGTH || !verify(signature, message, publicKey)) {
-      return fail(`note signature by ${keyName} does not verify`);
-    }
-    verified++;
-  }
-  if (verified === 0) return fail(`note is not signed by ${keyName}`);
-  return { ok: true, body };
+  const signatures = parsed
+    .filter(({ name, payload }) => name === keyName && prefixEquals(payload, keyHash))
+    .map(({ payload }) => payload.subarray(SIGNED_NOTE_KEY_HASH_LENGTH));
+  return { ok: true, body, message: utf8.encode(body), signatures };
 }
 
-/** verifyNote for one trusted key, then parseCheckpointBody of the verified text. */
-export function verifyCheckpoint(note: string, keyName: string, publicKey: Uint8Array): CheckpointParse {
-  const opened = verifyNote(note, keyName, publicKey);
-  if (!opened.ok) return opened;
-  return parseCheckpointBody(opened.body);
+// Every line from the trusted key must verify, and there must be one.
+function noteVerdict(keyName: string, opened: OpenedNote, valid: ReadonlyArray<boolean>): NoteVerification {
+  if (opened.signatures.length === 0) return fail(`note is not signed by ${keyName}`);
+  const bad = opened.signatures.some((signature, i) => signature.length !== ED25519_SIGNATURE_LENGTH || !valid[i]);
+  return bad ? fail(`note signature by ${keyName} does not verify`) : { ok: true, body: opened.body };
 }
 
 // "— <name> <base64>": undefined unless the name is valid and the base64 is canonical

@@ -7,8 +7,28 @@ import { canonicalJson } from "./jcs.ts";
 
 const utf8 = new TextEncoder();
 
+interface NativeHash {
+  update(data: Uint8Array | string): NativeHash;
+  digest(): Uint8Array;
+  digest(encoding: "hex"): string;
+}
+
+/**
+ * Node and Deno hash natively (node:crypto, reached without an import so that this file
+ * also runs in a browser): about five times faster than pure JS on a kilobyte, and the
+ * decision path, the audit chain and the verifier hash several per record. Browsers use
+ * @noble/hashes. Both give the same digests (tested on the same vectors, strings as
+ * UTF-8 with U+FFFD for a lone surrogate, as TextEncoder does).
+ */
+const native = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.("node:crypto") as
+  | { createHash(algorithm: "sha256"): NativeHash }
+  | undefined;
+
+/** Which SHA-256 this runtime uses. */
+export const SHA256_IMPLEMENTATION: "native" | "noble" = native === undefined ? "noble" : "native";
+
 export function sha256(bytes: Uint8Array): Uint8Array {
-  return nobleSha256(bytes);
+  return native === undefined ? nobleSha256(bytes) : new Uint8Array(native.createHash("sha256").update(bytes).digest());
 }
 
 /**
@@ -17,6 +37,7 @@ export function sha256(bytes: Uint8Array): Uint8Array {
  * refuses them.
  */
 export function sha256Hex(input: Uint8Array | string): string {
+  if (native !== undefined) return native.createHash("sha256").update(input).digest("hex");
   return nobleBytesToHex(nobleSha256(typeof input === "string" ? utf8.encode(input) : input));
 }
 

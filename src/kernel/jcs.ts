@@ -5,7 +5,7 @@
 // Number objects and call toJSON — each a way for two different values to share one
 // signature.
 import canonicalize from "canonicalize";
-import { withKey } from "./jsonPath.ts";
+import { jsonPath } from "./jsonPath.ts";
 
 export type JcsResult =
   | { readonly ok: true; readonly text: string }
@@ -36,57 +36,62 @@ type Copied = { readonly ok: true; readonly copy: unknown };
 // Walks the value once and returns either the first reason it is not plain JSON or a
 // fresh copy built from what was read. Canonicalizing the copy, not the input, means
 // what was checked is exactly what is serialized: a getter or Proxy cannot answer
-// differently on a second read. `ancestors` turns a cycle into its own refusal.
-function copyJson(value: unknown, path: string, depth: number, ancestors: Set<object>): Copied | Refusal {
+// differently on a second read. `ancestors` turns a cycle into its own refusal. `at` is
+// the path from the root as a stack of keys and indexes, turned into text only for a
+// refusal, so a value that is JSON costs no path strings.
+function copyJson(value: unknown, at: PropertyKey[], depth: number, ancestors: Set<object>): Copied | Refusal {
   switch (typeof value) {
     case "string":
-      return isWellFormed(value) ? { ok: true, copy: value } : refuse(path, "string contains a lone surrogate");
+      return isWellFormed(value) ? { ok: true, copy: value } : refuse(jsonPath(at), "string contains a lone surrogate");
     case "number":
-      return Number.isFinite(value) ? { ok: true, copy: value } : refuse(path, `number is not finite (${String(value)})`);
+      return Number.isFinite(value) ? { ok: true, copy: value } : refuse(jsonPath(at), `number is not finite (${String(value)})`);
     case "boolean":
       return { ok: true, copy: value };
     case "undefined":
-      return refuse(path, "undefined is not JSON");
+      return refuse(jsonPath(at), "undefined is not JSON");
     case "bigint":
-      return refuse(path, "bigint is not JSON");
+      return refuse(jsonPath(at), "bigint is not JSON");
     case "symbol":
-      return refuse(path, "symbol is not JSON");
+      return refuse(jsonPath(at), "symbol is not JSON");
     case "function":
-      return refuse(path, "function is not JSON");
+      return refuse(jsonPath(at), "function is not JSON");
   }
   if (value === null) return { ok: true, copy: null };
   const container = value as object;
 
-  if (depth > JCS_MAX_DEPTH) return refuse(path, `nesting deeper than ${JCS_MAX_DEPTH}`);
-  if (ancestors.has(container)) return refuse(path, "circular reference");
+  if (depth > JCS_MAX_DEPTH) return refuse(jsonPath(at), `nesting deeper than ${JCS_MAX_DEPTH}`);
+  if (ancestors.has(container)) return refuse(jsonPath(at), "circular reference");
 
   const isArray = Array.isArray(container);
   if (isArray) {
-    if (Object.getPrototypeOf(container) !== Array.prototype) return refuse(path, describe(container));
+    if (Object.getPrototypeOf(container) !== Array.prototype) return refuse(jsonPath(at), describe(container));
     // Named properties on an array are invisible to JSON; refusing them keeps what was
     // signed equal to what the caller holds.
-    if (Object.keys(container).length !== container.length) return refuse(path, "array has holes or non-index properties");
+    if (Object.keys(container).length !== container.length) return refuse(jsonPath(at), "array has holes or non-index properties");
   } else {
     const proto: unknown = Object.getPrototypeOf(container);
-    if (proto !== Object.prototype && proto !== null) return refuse(path, describe(container));
-    if (typeof (container as { toJSON?: unknown }).toJSON === "function") return refuse(path, "object has a toJSON method");
+    if (proto !== Object.prototype && proto !== null) return refuse(jsonPath(at), describe(container));
+    if (typeof (container as { toJSON?: unknown }).toJSON === "function") return refuse(jsonPath(at), "object has a toJSON method");
   }
-  if (Object.getOwnPropertySymbols(container).length > 0) return refuse(path, "symbol-keyed properties are not JSON");
+  if (Object.getOwnPropertySymbols(container).length > 0) return refuse(jsonPath(at), "symbol-keyed properties are not JSON");
 
   // Arrays are walked by index so a hole cannot hide behind a named property that
   // keeps the key count equal to the length.
-  const keys = isArray ? Array.from({ length: container.length }, (_, index) => String(index)) : Object.keys(container);
+  const keys = isArray ? undefined : Object.keys(container);
+  const count = keys === undefined ? (container as unknown[]).length : keys.length;
   // Null prototype: a "__proto__" key stays an ordinary own property.
   const copy: unknown[] | Record<string, unknown> = isArray ? [] : Object.create(null);
   ancestors.add(container);
-  for (const key of keys) {
-    const at = isArray ? `${path}[${key}]` : withKey(path, key);
-    if (!isWellFormed(key)) return refuse(at, "object key contains a lone surrogate");
+  for (let i = 0; i < count; i++) {
+    const key = keys === undefined ? String(i) : keys[i]!;
+    at.push(keys === undefined ? i : key);
+    if (keys !== undefined && !isWellFormed(key)) return refuse(jsonPath(at), "object key contains a lone surrogate");
     const descriptor = Object.getOwnPropertyDescriptor(container, key);
-    if (descriptor === undefined) return refuse(at, "array has a hole");
-    if (!("value" in descriptor)) return refuse(at, "accessor property is not JSON");
+    if (descriptor === undefined) return refuse(jsonPath(at), "array has a hole");
+    if (!("value" in descriptor)) return refuse(jsonPath(at), "accessor property is not JSON");
     const child = copyJson(descriptor.value, at, depth + 1, ancestors);
     if (!child.ok) return child;
+    at.pop();
     if (Array.isArray(copy)) copy.push(child.copy);
     else copy[key] = child.copy;
   }
@@ -101,7 +106,7 @@ function copyJson(value: unknown, path: string, depth: number, ancestors: Set<ob
  */
 export function canonicalJson(value: unknown): JcsResult {
   try {
-    const walked = copyJson(value, "$", 1, new Set());
+    const walked = copyJson(value, [], 1, new Set());
     if (!walked.ok) return walked;
     const text = canonicalize(walked.copy);
     // Unreachable after copyJson (only a top-level undefined yields no text), kept so a

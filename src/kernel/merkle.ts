@@ -174,6 +174,24 @@ export class MerkleTree {
     return [...proof, ...siblings.reverse()].map((hash) => hash.slice());
   }
 
+  /**
+   * The compact range of the first `size` leaves: MTH of each perfect subtree that the
+   * binary expansion of `size` cuts [0, size) into, largest (leftmost) first. With the
+   * leaves that follow, it gives every later root (MerkleFrontier) without the leaves
+   * before. Undefined unless 0 <= size <= this.size.
+   */
+  compactRange(size: number): Uint8Array[] | undefined {
+    if (!isIndex(size) || size > this.size) return undefined;
+    const hashes: Uint8Array[] = [];
+    let start = 0;
+    for (let width = largestPowerOfTwoAtMost(size); width >= 1; width /= 2) {
+      if (size - start < width) continue;
+      hashes.push(this.#rangeHash(start, start + width).slice());
+      start += width;
+    }
+    return hashes;
+  }
+
   // MTH(D[start:end]) for 0 <= start < end <= size. A complete aligned range is read
   // from its level; otherwise split as RFC 9162 section 2.1.1 does. The ranges the RFC
   // recursion visits always start on a multiple of the split size, so the left half is
@@ -185,6 +203,59 @@ export class MerkleTree {
     if (level !== undefined && start % width === 0) return this.#levels[level]!.at(start / width);
     const k = largestPowerOfTwoBelow(width);
     return nodeHash(this.#rangeHash(start, start + k), this.#rangeHash(start + k, end));
+  }
+}
+
+/**
+ * The right edge of an append-only tree: the compact range (MerkleTree.compactRange) of
+ * its first `size` leaves. Appending leaf hashes and asking for the root costs O(log n)
+ * memory and hashes, with none of the leaves before: how a verifier that holds only a
+ * later part of the log recomputes the roots of checkpoints sealing that part.
+ */
+export class MerkleFrontier {
+  #size: number;
+  readonly #hashes: Uint8Array[];
+
+  private constructor(size: number, hashes: Uint8Array[]) {
+    this.#size = size;
+    this.#hashes = hashes;
+  }
+
+  /**
+   * The frontier of a tree of `size` leaves from its compact range, which is
+   * attacker-controlled: undefined unless `size` is a safe non-negative integer and there
+   * is one 32-byte hash per set bit of `size`. Nothing here shows the hashes are right;
+   * a root they lead to must be compared with a signed one.
+   */
+  static from(size: number, compactRange: ReadonlyArray<Uint8Array>): MerkleFrontier | undefined {
+    if (!isIndex(size) || !Array.isArray(compactRange)) return undefined;
+    if (compactRange.length !== setBits(size) || !compactRange.every(isHash)) return undefined;
+    return new MerkleFrontier(size, compactRange.map((hash) => hash.slice()));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Appends one leaf hash; throws a RangeError if it is not 32 bytes (a caller defect, as in MerkleTree.append). */
+  append(leafHash: Uint8Array): void {
+    if (!isHash(leafHash)) throw new RangeError(`leaf hash must be a ${RFC6962_HASH_LENGTH}-byte Uint8Array`);
+    let merged: Uint8Array = leafHash.slice();
+    // Each set low bit of the old size is a perfect subtree of that width on the right
+    // edge, which the new leaf's subtree now completes: carry as in binary addition.
+    for (let width = 1; Math.floor(this.#size / width) % 2 === 1; width *= 2) {
+      merged = nodeHash(this.#hashes.pop()!, merged);
+    }
+    this.#hashes.push(merged);
+    this.#size += 1;
+  }
+
+  /** MTH of the leaves so far (RFC 9162 section 2.1.1): the subtrees folded from the right. */
+  root(): Uint8Array {
+    if (this.#hashes.length === 0) return emptyRoot();
+    let root = this.#hashes[this.#hashes.length - 1]!;
+    for (let i = this.#hashes.length - 2; i >= 0; i--) root = nodeHash(this.#hashes[i]!, root);
+    return root.slice();
   }
 }
 
@@ -389,6 +460,21 @@ function largestPowerOfTwoBelow(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
+}
+
+// The largest power of two not above n, for n >= 1; 0 for n = 0.
+function largestPowerOfTwoAtMost(n: number): number {
+  if (n < 1) return 0;
+  let k = 1;
+  while (k * 2 <= n) k *= 2;
+  return k;
+}
+
+// The number of set bits of a safe non-negative integer (beyond 32 bits, so no bit operators).
+function setBits(n: number): number {
+  let count = 0;
+  for (let rest = n; rest > 0; rest = Math.floor(rest / 2)) count += rest % 2;
+  return count;
 }
 
 // log2(n) when n is a power of two (n >= 1), else undefined.

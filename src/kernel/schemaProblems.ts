@@ -52,6 +52,8 @@ function collect(issue: ParseResult.ParseIssue, path: ReadonlyArray<PropertyKey>
       return;
     case "Refinement":
       if (issue.kind === "From") collect(issue.issue, path, out);
+      // A filter that named where inside the value is wrong (a FilterIssue's path) is told there, in its own words.
+      else if (issue.issue._tag === "Pointer") collect(issue.issue, path, out);
       else out.push({ path: jsonPath(path), kind: "Refinement", message: expected(issue.ast, issue) });
       return;
     case "Type":

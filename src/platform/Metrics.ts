@@ -59,28 +59,34 @@ class Gauge {
 
 class Histogram {
   readonly #buckets: ReadonlyArray<number>;
-  readonly #counts: number[];
-  #sum = 0;
-  #count = 0;
+  /** Per label set: counts per bucket, sum and count. */
+  readonly #series = new Map<string, { counts: number[]; sum: number; count: number }>();
   readonly name: string;
   readonly help: string;
   constructor(name: string, help: string, buckets: ReadonlyArray<number>) {
     this.name = name;
     this.help = help;
     this.#buckets = [...buckets].sort((a, b) => a - b);
-    this.#counts = this.#buckets.map(() => 0);
   }
-  observe(seconds: number): void {
-    this.#sum += seconds;
-    this.#count += 1;
+  observe(seconds: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    const series = this.#series.get(key) ?? { counts: this.#buckets.map(() => 0), sum: 0, count: 0 };
+    series.sum += seconds;
+    series.count += 1;
     this.#buckets.forEach((bound, index) => {
-      if (seconds <= bound) this.#counts[index] = (this.#counts[index] ?? 0) + 1;
+      if (seconds <= bound) series.counts[index] = (series.counts[index] ?? 0) + 1;
     });
+    this.#series.set(key, series);
   }
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.#buckets.forEach((bound, index) => lines.push(`${this.name}_bucket{le="${bound}"} ${this.#counts[index] ?? 0}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.#count}`, `${this.name}_sum ${this.#sum}`, `${this.name}_count ${this.#count}`);
+    // A histogram without labels renders (all zero) before its first observation, as before.
+    const series = this.#series.size === 0 ? new Map([["", { counts: this.#buckets.map(() => 0), sum: 0, count: 0 }]]) : this.#series;
+    for (const [key, { counts, sum, count }] of series) {
+      const inner = key === "" ? "" : `${key.slice(1, -1)},`;
+      this.#buckets.forEach((bound, index) => lines.push(`${this.name}_bucket{${inner}le="${bound}"} ${counts[index] ?? 0}`));
+      lines.push(`${this.name}_bucket{${inner}le="+Inf"} ${count}`, `${this.name}_sum${key} ${sum}`, `${this.name}_count${key} ${count}`);
+    }
     return lines.join("\n");
   }
 }
@@ -90,7 +96,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 export function makeMetrics() {
   const decisions = new Counter("zt_decisions_total", "Decisions recorded, by status and reason.");
   const decisionLatency = new Histogram("zt_decision_duration_seconds", "Time from request body read to decision recorded.", LATENCY_BUCKETS);
-  const appendLatency = new Histogram("zt_store_append_duration_seconds", "Event store append latency, including the durable commit.", LATENCY_BUCKETS);
+  const appendLatency = new Histogram("zt_store_append_duration_seconds", "Latency of a decision's one store call (its events, the spent nonce with them), the durable commit included.", LATENCY_BUCKETS);
   const storeFailures = new Counter("zt_store_failures_total", "Event store operations that failed, by reason.");
   const auditRecords = new Counter("zt_audit_records_total", "Audit records projected by this instance.");
   const auditLag = new Gauge("zt_audit_projection_lag_events", "Events in the store not yet in the audit chain (counted up to 10000).");
@@ -104,8 +110,12 @@ export function makeMetrics() {
   const policyReloads = new Counter("zt_policy_reloads_total", "Policy reloads asked for, by outcome (activated, unchanged, refused, unrecorded).");
   const budgetConflicts = new Counter("zt_budget_append_conflicts_total", "Budget charges refused because another writer appended to the budget first (the call is decided again).");
   const budgetReclaims = new Counter("zt_budget_charges_reclaimed_total", "Budget charges voided because their decision was never recorded.");
-  const all = [decisions, decisionLatency, appendLatency, storeFailures, auditRecords, auditLag, checkpoints, executions, unhashableEvents, auditWriterUp, anchorDiverged, candidateDisagreements, candidateEventsLost, policyReloads, budgetConflicts, budgetReclaims];
-  return {
+  const mcpCalls = new Counter("zt_mcp_calls_total", "Decided MCP calls (tools/call, resources/read, prompts/get) by server, method, name and outcome (answered, denied, refused, unrecorded, unanswered, cancelled).");
+  const mcpDenials = new Counter("zt_mcp_denials_total", "Decided MCP calls answered by the gateway instead of the upstream, by server, name and reason.");
+  const mcpUpstreamLatency = new Histogram("zt_mcp_upstream_duration_seconds", "Time an allowed MCP call took upstream, by server.", LATENCY_BUCKETS);
+  const mcpSessions = new Gauge("zt_mcp_sessions", "Open MCP gateway sessions.");
+  const mcpUpstreamRestarts = new Counter("zt_mcp_upstream_restarts_total", "Upstream MCP connections lost or not made (each is then made again with backoff), by server.");
+  const registry = {
     decisions,
     decisionLatency,
     appendLatency,
@@ -122,8 +132,13 @@ export function makeMetrics() {
     policyReloads,
     budgetConflicts,
     budgetReclaims,
-    render: () => `${all.map((metric) => metric.render()).join("\n")}\n`,
+    mcpCalls,
+    mcpDenials,
+    mcpUpstreamLatency,
+    mcpSessions,
+    mcpUpstreamRestarts,
   };
+  return { ...registry, render: () => `${Object.values(registry).map((metric) => metric.render()).join("\n")}\n` };
 }
 
 export type MetricsShape = ReturnType<typeof makeMetrics>;

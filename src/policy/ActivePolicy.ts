@@ -12,6 +12,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Context, Data, Effect, Either, Layer } from "effect";
+import { MCP_SERVERS_FILE } from "./McpServers.ts";
 import { compilePolicyBundle, formatBundleProblem, IMAGE_LOCK_FILE, MANIFEST_FILE, type BundleFile, type PolicyBundle } from "./PolicyBundle.ts";
 
 export class PolicyLoadError extends Data.TaggedError("PolicyLoadError")<{
@@ -24,10 +25,10 @@ export class PolicyLoadError extends Data.TaggedError("PolicyLoadError")<{
 }
 
 function isBundleFile(name: string): boolean {
-  return name === MANIFEST_FILE || name === IMAGE_LOCK_FILE || name.endsWith(".cedar") || name.endsWith(".cedarschema");
+  return name === MANIFEST_FILE || name === IMAGE_LOCK_FILE || name === MCP_SERVERS_FILE || name.endsWith(".cedar") || name.endsWith(".cedarschema");
 }
 
-/** Reads the bundle files of a directory (policy.json, images.lock.json, *.cedar, *.cedarschema), sorted by name. */
+/** Reads the bundle files of a directory (policy.json, images.lock.json, mcp.json, *.cedar, *.cedarschema), sorted by name. */
 export function readBundleFiles(directory: string): Effect.Effect<ReadonlyArray<BundleFile>, PolicyLoadError> {
   return Effect.try({
     try: () =>
@@ -85,7 +86,11 @@ export function makeActivePolicy(directory: string, active: PolicyBundle, candid
     get cedarPolicyIds() {
       return inForce.cedarPolicyIds;
     },
+    get mcp() {
+      return inForce.mcp;
+    },
     authorize: (request) => inForce.authorize(request),
+    couldAllow: (request) => inForce.couldAllow(request),
     current: () => inForce,
     candidate: () => beside,
     replace: (next, nextCandidate) => {

@@ -5,9 +5,11 @@
  * preparsed set. Any problem names the file and line, and there is no fallback to allow.
  */
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
-import { Either, ParseResult, Schema } from "effect";
+import { Either, Schema } from "effect";
 import { canonicalJsonTrusted } from "../kernel/jcs.ts";
+import { schemaProblems } from "../kernel/schemaProblems.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
+import { MCP_SERVERS_FILE, McpServers, NO_MCP_SERVERS } from "./McpServers.ts";
 import { ImageLock, PolicyManifest, pinImages } from "./PolicyManifest.ts";
 
 export const MANIFEST_FILE = "policy.json";
@@ -24,6 +26,8 @@ export const CEDAR_ANSWER_CACHE_SIZE = 10_000;
 export const CEDAR_ANSWER_CACHE_BYTES = 4 * 1024 * 1024;
 /** A request whose key is longer than this (a big context) is evaluated every time and never kept. */
 export const CEDAR_MEMO_MAX_KEY_CHARS = 2048;
+/** Distinct partial requests whose `couldAllow` answers a bundle keeps at most (the MCP gateway asks one per listed tool). */
+export const CEDAR_PARTIAL_CACHE_SIZE = 4096;
 const MEMO_ENTRY_OVERHEAD_BYTES = 128;
 
 export interface BundleFile {
@@ -47,6 +51,19 @@ export interface CedarRequest {
   readonly context: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A request whose context is not known yet (listing what a caller may call): the
+ * context attributes a call would carry, and the resource when it is known.
+ */
+export interface PartialCedarRequest {
+  readonly actor: string;
+  readonly action: string;
+  /** Null when unknown (a URI template stands for many resources). */
+  readonly resource: string | null;
+  /** The context attributes whose values are unknown (every other attribute is absent). */
+  readonly contextKeys: ReadonlyArray<string>;
+}
+
 export type CedarAnswer =
   | { readonly ok: true; readonly allowed: boolean; readonly determiningPolicies: ReadonlyArray<string> }
   | { readonly ok: false; readonly error: string };
@@ -62,6 +79,14 @@ export interface PolicyBundle {
   readonly cedarPolicyIds: ReadonlyArray<string>;
   /** Evaluates one request against the preparsed Cedar policy set (answers memoised); never throws. */
   readonly authorize: (request: CedarRequest) => CedarAnswer;
+  /**
+   * Whether some values of the unknown parts could make Cedar allow the request (Cedar's
+   * partial evaluation: the answer is not a definite deny); false when evaluation fails.
+   * Answers memoised; never throws.
+   */
+  readonly couldAllow: (request: PartialCedarRequest) => boolean;
+  /** The upstream MCP servers of `mcp.json` (none when the bundle has no such file). */
+  readonly mcp: McpServers;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -108,6 +133,22 @@ function jsonProblem(file: string, text: string, error: unknown): BundleProblem 
   return { file, message: `invalid JSON: ${message}` };
 }
 
+/**
+ * A JSON file of the bundle decoded by its schema, or its problems: each a path and what
+ * was expected there, never the value found (mcp.json holds servers' secrets).
+ */
+function decodeJsonFile<A, I>(file: string, text: string, schema: Schema.Schema<A, I>): Either.Either<A, ReadonlyArray<BundleProblem>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return Either.left([jsonProblem(file, text, error)]);
+  }
+  const decoded = Schema.decodeUnknownEither(schema)(json, { errors: "all", onExcessProperty: "error" });
+  if (Either.isRight(decoded)) return Either.right(decoded.right);
+  return Either.left(schemaProblems(decoded.left).map((problem) => ({ file, message: `${problem.path}: ${problem.message}` })));
+}
+
 const ANNOTATED_ID = /^\s*(?:\/\/[^\n]*\n\s*)*@id\s*\(\s*"((?:[^"\\]|\\.)*)"\s*\)/;
 
 /** Compiles and preparses a bundle, or lists every problem found. */
@@ -126,36 +167,23 @@ export function compilePolicyBundle(
   if (manifestText === undefined) {
     return Either.left([...problems, { file: MANIFEST_FILE, message: "missing manifest" }]);
   }
-  let manifestJson: unknown;
-  try {
-    manifestJson = JSON.parse(manifestText);
-  } catch (error) {
-    return Either.left([...problems, jsonProblem(MANIFEST_FILE, manifestText, error)]);
-  }
-  const decoded = Schema.decodeUnknownEither(PolicyManifest)(manifestJson, { errors: "all", onExcessProperty: "error" });
-  if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left);
-    return Either.left([
-      ...problems,
-      ...issues.map((issue) => ({ file: MANIFEST_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` })),
-    ]);
-  }
+  const decoded = decodeJsonFile(MANIFEST_FILE, manifestText, PolicyManifest);
+  if (Either.isLeft(decoded)) return Either.left([...problems, ...decoded.left]);
   let manifest = decoded.right;
 
   const lockText = texts.get(IMAGE_LOCK_FILE);
   if (lockText !== undefined) {
-    let lockJson: unknown;
-    try {
-      lockJson = JSON.parse(lockText);
-    } catch (error) {
-      return Either.left([...problems, jsonProblem(IMAGE_LOCK_FILE, lockText, error)]);
-    }
-    const lock = Schema.decodeUnknownEither(ImageLock)(lockJson, { errors: "all", onExcessProperty: "error" });
-    if (Either.isLeft(lock)) {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(lock.left);
-      return Either.left([...problems, ...issues.map((issue) => ({ file: IMAGE_LOCK_FILE, message: `${["$", ...issue.path].join(".")}: ${issue.message}` }))]);
-    }
+    const lock = decodeJsonFile(IMAGE_LOCK_FILE, lockText, ImageLock);
+    if (Either.isLeft(lock)) return Either.left([...problems, ...lock.left]);
     manifest = pinImages(manifest, lock.right);
+  }
+
+  let mcp = NO_MCP_SERVERS;
+  const mcpText = texts.get(MCP_SERVERS_FILE);
+  if (mcpText !== undefined) {
+    const servers = decodeJsonFile(MCP_SERVERS_FILE, mcpText, McpServers);
+    if (Either.isLeft(servers)) return Either.left([...problems, ...servers.left]);
+    mcp = servers.right;
   }
 
   const schemaText = texts.get(manifest.cedar_schema);
@@ -261,6 +289,43 @@ export function compilePolicyBundle(
     return answer;
   };
 
+  // Partial evaluation takes the policies on every call (there is no preparsed form of
+  // it): in their JSON form, which Cedar reads about twice as fast as their text, and its
+  // answers are kept; the keys are few (actors x listed names) and short.
+  const jsonPolicies: Record<string, cedar.PolicyJson> = {};
+  for (const [id, text] of Object.entries(staticPolicies)) {
+    const json = cedar.policyToJson(text);
+    if (json.type === "failure") return Either.left(cedarProblems("*.cedar", "", json.errors));
+    jsonPolicies[id] = json.json;
+  }
+  const partialAnswers = new Map<string, boolean>();
+  const couldAllow = (request: PartialCedarRequest): boolean => {
+    const key = JSON.stringify([request.actor, request.action, request.resource, request.contextKeys]);
+    const known = partialAnswers.get(key);
+    if (known !== undefined) return known;
+    let answer = false;
+    try {
+      const unknowns: Record<string, cedar.CedarValueJson> = {};
+      for (const name of request.contextKeys) unknowns[name] = { __extn: { fn: "unknown", arg: name } };
+      const partial = cedar.isAuthorizedPartial({
+        principal: { type: "Agent", id: request.actor },
+        action: { type: "Action", id: request.action },
+        resource: request.resource === null ? null : { type: "Resource", id: request.resource },
+        context: unknowns,
+        policies: { staticPolicies: jsonPolicies },
+        entities: request.resource === null ? [] : [{ uid: { type: "Resource", id: request.resource }, attrs: { path: request.resource }, parents: [] }],
+      });
+      answer = partial.type === "residuals" && partial.response.decision !== "deny";
+    } catch {
+      answer = false;
+    }
+    if (key.length <= CEDAR_MEMO_MAX_KEY_CHARS) {
+      if (partialAnswers.size >= CEDAR_PARTIAL_CACHE_SIZE) partialAnswers.delete(partialAnswers.keys().next().value!);
+      partialAnswers.set(key, answer);
+    }
+    return answer;
+  };
+
   return Either.right({
     policyId: manifest.policy_id,
     policyHash,
@@ -268,6 +333,8 @@ export function compilePolicyBundle(
     files: fileHashes,
     cedarPolicyIds: Object.keys(staticPolicies),
     authorize,
+    couldAllow,
+    mcp,
   });
 }
 

@@ -15,7 +15,8 @@ import { formatRfc3339Millis } from "../kernel/timestamp.ts";
 import { Ids } from "../platform/Ids.ts";
 import { Logs } from "../platform/Logging.ts";
 import { Metrics } from "../platform/Metrics.ts";
-import { ActivePolicy, loadPolicyBundle, type PolicyLoadError } from "../policy/ActivePolicy.ts";
+import { ActivePolicy, loadPolicyBundle, PolicyLoadError } from "../policy/ActivePolicy.ts";
+import { MCP_SERVERS_FILE } from "../policy/McpServers.ts";
 import type { PolicyBundle } from "../policy/PolicyBundle.ts";
 import { POLICY_ACTIVATED, POLICY_ACTIVATIONS_STREAM, PolicyActivated } from "./events.ts";
 
@@ -99,6 +100,13 @@ export class PolicyReload extends Context.Tag("zt/PolicyReload")<PolicyReload, P
             const active = yield* loadPolicyBundle(policies.directory);
             const candidate = policies.candidateDirectory === undefined ? undefined : yield* loadPolicyBundle(policies.candidateDirectory);
             const inForce = policies.current();
+            // The MCP gateway sets its upstreams up at startup: a bundle naming other servers
+            // would record a policy_hash whose servers are not the ones in force.
+            if (active.files[MCP_SERVERS_FILE] !== inForce.files[MCP_SERVERS_FILE]) {
+              return yield* Effect.fail(
+                new PolicyLoadError({ directory: policies.directory, problems: [`${MCP_SERVERS_FILE}: the MCP servers change only with a restart; the bundles in force stay`] }),
+              );
+            }
             const previous = { policyId: inForce.policyId, policyHash: inForce.policyHash, candidatePolicyHash: policies.candidate()?.policyHash ?? null };
             const unchanged = active.policyHash === previous.policyHash && (candidate?.policyHash ?? null) === previous.candidatePolicyHash;
             const result = { policy_id: active.policyId, policy_hash: active.policyHash, previous_policy_hash: previous.policyHash, candidate_policy_hash: candidate?.policyHash ?? null };

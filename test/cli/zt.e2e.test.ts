@@ -258,6 +258,7 @@ describe("zt", () => {
       assert.match(run.stdout, /usage: zt <command>/);
       assert.match(run.stdout, /keys generate --out DIR/);
       assert.match(run.stdout, /permit issue --key FILE/);
+      assert.match(run.stdout, /mcp connect --url URL --token-file FILE/);
       assert.equal(run.stderr, "");
     }
   });
@@ -272,6 +273,23 @@ describe("zt", () => {
       [["serve", "--port", "abc", "--data-dir", join(root, "serve")], /ZT_PORT must be an integer/],
       [["serve", "--nope"], /Unknown option '--nope'/],
     ]);
+  });
+
+  test("zt mcp connect: bad usage exits 2 with a message on stderr, never echoing the token file's content", async () => {
+    const tokenFile = join(root, "agent.token");
+    const notAToken = join(root, "not-a-token");
+    writeFileSync(tokenFile, "zt_secret-token-value\n", { mode: 0o600 });
+    writeFileSync(notAToken, "two words\nand-a-secret-value\n", { mode: 0o600 });
+    await assertUsageErrors([
+      [["mcp", "connect", "--token-file", tokenFile], /--url is required/],
+      [["mcp", "connect", "--url", "http://127.0.0.1:8787/mcp"], /--token-file is required/],
+      [["mcp", "connect", "--url", "not a url", "--token-file", tokenFile], /--url must be the URL of a gateway endpoint/],
+      [["mcp", "connect", "--url", "ftp://127.0.0.1/mcp", "--token-file", tokenFile], /--url must be an http\(s\) URL/],
+      [["mcp", "connect", "--url", "http://127.0.0.1:8787/mcp", "--token-file", join(root, "missing")], /cannot be read/],
+      [["mcp", "connect", "--url", "http://127.0.0.1:8787/mcp", "--token-file", notAToken], /does not hold a bearer token/],
+    ]);
+    const run = await zt("mcp", "connect", "--url", "http://127.0.0.1:8787/mcp", "--token-file", notAToken);
+    assert.doesNotMatch(run.stderr, /secret-value/);
   });
 
   test("the key files written above are the ones whose secrets were checked", () => {

@@ -548,16 +548,14 @@ describe("decide: human approval (contract section 9)", () => {
 
 describe("decide: budgets (contract section 11)", () => {
   const spent = (usd: string, calls = 0, id = "desk-7-swaps-daily"): BudgetFacts => new Map([[id, { notionalUsd: parseDecimal(usd)!, calls }]]);
-  /** The example bundle with other budgets (and, for MCP calls, a schema and policy that allow `mcp.tools_call`). */
+  /** The example bundle with other budgets, and a policy that allows desk-7 every tool of a `github` server. */
   const bundleWithBudgets = (budgets: unknown[]) => {
     const manifest = JSON.parse(readFileSync(join(POLICY_DIR, "policy.json"), "utf8"));
     manifest.budgets = budgets;
-    const schema = readFileSync(join(POLICY_DIR, "schema.cedarschema"), "utf8").replace('"shell.exec"', '"shell.exec", "mcp.tools_call"');
     const bundle = compilePolicyBundle([
-      ...readdirSync(POLICY_DIR).filter((name) => !["policy.json", "images.lock.json", "schema.cedarschema"].includes(name)).map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
+      ...readdirSync(POLICY_DIR).filter((name) => !["policy.json", "images.lock.json"].includes(name)).map((name) => ({ path: name, bytes: new Uint8Array(readFileSync(join(POLICY_DIR, name))) })),
       { path: "policy.json", bytes: new TextEncoder().encode(JSON.stringify(manifest)) },
-      { path: "schema.cedarschema", bytes: new TextEncoder().encode(schema) },
-      { path: "mcp.cedar", bytes: new TextEncoder().encode('permit (principal == Agent::"agent:desk-7", action == Action::"mcp.tools_call", resource) when { resource.path like "mcp:github/*" };') },
+      { path: "github.cedar", bytes: new TextEncoder().encode('permit (principal == Agent::"agent:desk-7", action == Action::"mcp.tools_call", resource) when { resource.path like "mcp:github/*" };') },
     ]);
     if (Either.isLeft(bundle)) throw new Error(JSON.stringify(bundle.left));
     return bundle.right;

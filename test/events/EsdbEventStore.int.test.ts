@@ -44,7 +44,7 @@ if (ESDB_URL !== undefined && ESDB_URL !== "") {
       const { EsdbEventStore } = await import("../../src/events/esdb/EsdbEventStore.ts");
       return EsdbEventStore.layer({ url: ESDB_URL });
     },
-    { eventIds: "per_stream" },
+    { eventIds: "per_stream", appendMany: "in_order" },
   );
 } else {
   it("EventStore contract: EsdbEventStore", { skip: NOT_CONFIGURED }, () => {});
@@ -67,7 +67,7 @@ if ("error" in loaded) {
   eventStoreContract(
     "EsdbEventStore on the stand-in server",
     () => Layer.succeed(EventStore, esdbEventStoreOn(server as unknown as Parameters<typeof esdbEventStoreOn>[0])),
-    { eventIds: "per_stream" },
+    { eventIds: "per_stream", appendMany: "in_order" },
   );
 }
 

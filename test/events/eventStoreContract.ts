@@ -31,6 +31,12 @@ export interface StoreSemantics {
    * accepted (EventStoreDB); a batch holding one id twice is refused by both.
    */
   readonly eventIds: "unique" | "per_stream";
+  /**
+   * `atomic`: `appendMany` commits all its streams or none (SQLite). `in_order`: it appends
+   * them one after the other and stops at the first refusal, the earlier ones staying
+   * (EventStoreDB).
+   */
+  readonly appendMany: "atomic" | "in_order";
 }
 
 const CASE_TIMEOUT_MS = 30_000;
@@ -73,7 +79,7 @@ const ids = (events: ReadonlyArray<RecordedEvent | NewEvent>): Array<string> => 
 export function eventStoreContract(
   name: string,
   makeLayer: () => EventStoreLayer | Promise<EventStoreLayer>,
-  semantics: StoreSemantics = { eventIds: "unique" },
+  semantics: StoreSemantics = { eventIds: "unique", appendMany: "atomic" },
 ): void {
   const uniqueIds = semantics.eventIds === "unique";
   /** Runs one case against a freshly built layer, released when the case ends. */
@@ -119,6 +125,58 @@ export function eventStoreContract(
             assert.deepEqual(all.map((event) => event.revision), [0, 1, 2, 3, 4]);
             assertStrictlyIncreasing(all.map((event) => event.position));
             assert.equal(next.position, all[4]?.position);
+          }),
+        ));
+
+      test("appendMany appends to each stream in order and answers each result", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* EventStore;
+            const first = streamName("many-a");
+            const second = streamName("many-b");
+            yield* store.append(second, [newEvent()], "no_stream");
+            const [a, b] = [newEvents(2), newEvents(1)];
+            const results = yield* store.appendMany([
+              { stream: first, events: a, expected: "no_stream" },
+              { stream: second, events: b, expected: { revision: 0 } },
+            ]);
+            const readA = yield* store.readStream(first);
+            const readB = yield* store.readStream(second);
+            assert.deepEqual(ids(readA), ids(a));
+            assert.deepEqual(ids(readB).slice(1), ids(b));
+            assert.deepEqual(results, [
+              { revision: 1, position: readA[1]?.position },
+              { revision: 1, position: readB[1]?.position },
+            ]);
+            assert.ok((readB[1]?.position ?? 0) > (readA[1]?.position ?? 0), "the second stream's events come after the first's");
+          }),
+        ));
+
+      test(`appendMany refused at one stream names it, and ${semantics.appendMany === "atomic" ? "writes none of the streams" : "keeps the streams before it"}`, () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* EventStore;
+            const [first, taken, last] = [streamName("many-ok"), streamName("many-taken"), streamName("many-after")];
+            yield* store.append(taken, [newEvent()], "no_stream");
+            const error = yield* failureOf(
+              store.appendMany([
+                { stream: first, events: [newEvent()], expected: "no_stream" },
+                { stream: taken, events: [newEvent()], expected: "no_stream" },
+                { stream: last, events: [newEvent()], expected: "no_stream" },
+              ]),
+            );
+            assertFailure(error, "wrong_expected_version", taken);
+            assert.equal((yield* store.readStream(first)).length, semantics.appendMany === "atomic" ? 0 : 1);
+            assert.equal((yield* store.readStream(taken)).length, 1);
+            assert.deepEqual(yield* store.readStream(last), [], "nothing after the refused stream is appended");
+          }),
+        ));
+
+      test("appendMany with no stream is refused as invalid_event", () =>
+        run(
+          Effect.gen(function* () {
+            const store = yield* EventStore;
+            assertFailure(yield* failureOf(store.appendMany([])), "invalid_event");
           }),
         ));
 

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Effect } from "effect";
 import { BrokerError, type CommandSpec } from "../../src/execution/Broker.ts";
@@ -64,6 +67,19 @@ describe("BwrapBroker (real bwrap)", { skip: skipWithoutBwrap }, () => {
     assert.equal(result._tag, "Left");
     assert.ok(result.left instanceof BrokerError);
     assert.equal(result.left.reason, "unavailable");
+  });
+
+  test("a write path under the host's /tmp stays visible over the scratch tmpfs, and the command starts in its working directory", async () => {
+    requireBwrap();
+    const dir = mkdtempSync(join(tmpdir(), "zt-bwrap-workdir-"));
+    try {
+      const outcome = await Effect.runPromise(makeBwrapBroker().run(spec(["sh", "-c", "pwd; echo written > out.txt"], { writePaths: [dir], workDir: dir })));
+      assert.equal(outcome.exit_code, 0, text(outcome.stderr));
+      assert.equal(text(outcome.stdout), `${dir}\n`);
+      assert.equal(readFileSync(join(dir, "out.txt"), "utf8"), "written\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("CPU seconds apply inside the sandbox", async () => {

@@ -51,7 +51,12 @@ const readRequest = fc.oneof(
   pathSegment.map((s) => `/audit/proofs/${s}`),
   fc.tuple(query, query).map(([a, b]) => `/audit/records?after=${a}&limit=${b}`),
   fc.tuple(query, query).map(([a, b]) => `/audit/consistency?from=${a}&to=${b}`),
-  fc.constantFrom("/audit/head", "/audit/batches", "/metrics", "/readyz", "/keys", "/openapi.json", "/nope", "/actions"),
+  pathSegment.map((s) => `/console/api/evidence/${s}`),
+  pathSegment.map((s) => `/console/api/anchors/${s}`),
+  pathSegment.map((s) => `/console/assets/${s}`),
+  fc.tuple(query, query).map(([a, b]) => `/console/api/decisions/stream?status=${a}&backfill=${b}`),
+  fc.tuple(query, query).map(([a, b]) => `/console/api/denials?minutes=${a}&actor=${b}`),
+  fc.constantFrom("/audit/head", "/audit/batches", "/metrics", "/readyz", "/keys", "/openapi.json", "/nope", "/actions", "/console", "/console/api/session"),
 );
 
 describe("hostile input on every endpoint", () => {

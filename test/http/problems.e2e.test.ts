@@ -26,13 +26,20 @@ interface ProblemCase {
 }
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
-const UNKNOWN_APPROVAL = "apr_01J9QJ00000000000000000000";
+const UNKNOWN_APPROVAL = `apr_${"01M8S".padEnd(26, "0")}`;
 const DEEP = "[".repeat(3000) + "]".repeat(3000);
 const OVERSIZED = JSON.stringify({ pad: "x".repeat(70 * 1024) });
 const NOT_JSON = { body: "{not json", headers: { "content-type": "application/json" } };
 
 /** The routes an unauthenticated caller may reach: their answers carry no error to walk but 404 on a wrong path. */
-const PUBLIC_ROUTES = new Set(["GET /healthz", "GET /keys", "GET /openapi.json", "GET /readyz"]);
+const PUBLIC_ROUTES = new Set(["GET /healthz", "GET /keys", "GET /openapi.json", "GET /readyz", "GET /console", "ALL /console/", "ALL /console/assets/*"]);
+
+/**
+ * The MCP gateway's endpoints speak JSON-RPC, not problem+json: their errors are
+ * JSON-RPC error objects, as MCP clients expect (contract section 8), walked in
+ * test/mcp/badInput.e2e.test.ts.
+ */
+const JSON_RPC_ROUTES = new Set(["ALL /mcp", "ALL /mcp/:server"]);
 
 /** The errors that need no store failure. `{decision}` is an ops-1 decision made in `before`. */
 const CASES: ReadonlyArray<ProblemCase> = [
@@ -53,10 +60,15 @@ const CASES: ReadonlyArray<ProblemCase> = [
     "POST /approvals/:id/approve",
     "POST /approvals/:id/reject",
     "POST /policy/reload",
+    "GET /console/api/session",
+    "GET /console/api/decisions/stream",
+    "GET /console/api/denials",
+    "GET /console/api/evidence/:decision_id",
+    "GET /console/api/anchors/:batch_id",
   ].map(
     (route): ProblemCase => {
       const [method, path] = route.split(" ") as [string, string];
-      return { route, method, path: path.replace(/:[a-z_]+/, UNKNOWN_ID), who: "none", status: 401, reason: "unauthorized" };
+      return { route, method, path: path.replace(/:[a-z_]+/, route.includes("anchors") ? "batch-1" : UNKNOWN_ID), who: "none", status: 401, reason: "unauthorized" };
     },
   ),
   { route: "GET /audit/head", method: "GET", path: "/audit/head", who: "none", options: { headers: { authorization: "Basic b3BlcmF0b3I6eA==" } }, status: 401, reason: "unauthorized" },
@@ -67,6 +79,11 @@ const CASES: ReadonlyArray<ProblemCase> = [
     const path = raw.replace(":id", UNKNOWN_APPROVAL);
     return { route, method, path, who: "agent", ...(method === "GET" ? {} : { options: { json: {} } }), status: 403, reason: "forbidden" };
   }),
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "agent", options: { json: {} }, status: 403, reason: "forbidden" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "agent", options: { json: {} }, status: 403, reason: "forbidden" },
+  { route: "GET /console/api/anchors/:batch_id", method: "GET", path: "/console/api/anchors/batch-1", who: "agent", status: 403, reason: "forbidden" },
+  { route: "GET /console/api/decisions/stream", method: "GET", path: "/console/api/decisions/stream?actor=agent:ops-1", who: "agent", status: 403, reason: "forbidden" },
+  { route: "GET /console/api/denials", method: "GET", path: "/console/api/denials?actor=agent:ops-1", who: "agent", status: 403, reason: "forbidden" },
   // 404: unknown routes and decisions, another agent's decision.
   { route: "GET /decisions/:id", method: "GET", path: `/decisions/${UNKNOWN_ID}`, who: "operator", status: 404, reason: "not_found" },
   { route: "GET /decisions/:id", method: "GET", path: "/decisions/not-an-id", who: "agent", status: 404, reason: "not_found" },
@@ -74,8 +91,12 @@ const CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: `/audit/proofs/${UNKNOWN_ID}`, who: "operator", status: 404, reason: "not_found" },
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: "/audit/proofs/{decision}", who: "agent", status: 404, reason: "not_found" },
   { route: "GET /approvals/:id", method: "GET", path: `/approvals/${UNKNOWN_APPROVAL}`, who: "operator", status: 404, reason: "not_found" },
-  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", status: 404, reason: "not_found" },
-  { route: "POST /approvals/:id/reject", method: "POST", path: "/approvals/not-an-id/reject", who: "operator", status: 404, reason: "not_found" },
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", options: { json: {} }, status: 404, reason: "not_found" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "operator", options: { json: {} }, status: 404, reason: "not_found" },
+  { route: "GET /console/api/evidence/:decision_id", method: "GET", path: `/console/api/evidence/${UNKNOWN_ID}`, who: "operator", status: 404, reason: "not_found" },
+  { route: "GET /console/api/evidence/:decision_id", method: "GET", path: "/console/api/evidence/{decision}", who: "agent", status: 404, reason: "not_found" },
+  { route: "GET /console/api/anchors/:batch_id", method: "GET", path: "/console/api/anchors/batch-99", who: "operator", status: 404, reason: "not_found" },
+  { route: "(none)", method: "GET", path: "/console/assets/no-such-module.js", who: "none", status: 404, reason: "not_found" },
   { route: "(none)", method: "GET", path: "/no/such/route", who: "operator", status: 404, reason: "not_found" },
   { route: "(none)", method: "DELETE", path: "/actions", who: "agent", status: 404, reason: "not_found" },
   { route: "(none)", method: "GET", path: "/no/such/route", who: "none", status: 401, reason: "unauthorized" },
@@ -93,12 +114,18 @@ const CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/consistency", method: "GET", path: "/audit/consistency?from=5&to=2", who: "operator", status: 400, reason: "bad_range" },
   { route: "GET /approvals", method: "GET", path: "/approvals?status=bogus", who: "operator", status: 400, reason: "invalid_parameter" },
   { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", options: NOT_JSON, status: 400, reason: "malformed_request" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "operator", options: { json: { note: "x", extra: 1 } }, status: 400, reason: "malformed_request" },
+  { route: "GET /console/api/session", method: "GET", path: "/console/api/session?x=1", who: "operator", status: 400, reason: "invalid_parameter" },
+  { route: "GET /console/api/decisions/stream", method: "GET", path: "/console/api/decisions/stream?backfill=-1", who: "operator", status: 400, reason: "invalid_parameter" },
+  { route: "GET /console/api/denials", method: "GET", path: "/console/api/denials?minutes=0", who: "operator", status: 400, reason: "invalid_parameter" },
+  { route: "GET /console/api/anchors/:batch_id", method: "GET", path: "/console/api/anchors/not-a-batch", who: "operator", status: 400, reason: "invalid_parameter" },
   // 413: bodies over the cap (the contract's malformed_request with 413).
   { route: "POST /actions", method: "POST", path: "/actions", who: "agent", options: { body: OVERSIZED, headers: { "content-type": "application/json" } }, status: 413, reason: "malformed_request" },
   { route: "POST /permits", method: "POST", path: "/permits", who: "operator", options: { body: OVERSIZED, headers: { "content-type": "application/json" } }, status: 413, reason: "malformed_request" },
   { route: "PUT /market/snapshot", method: "PUT", path: "/market/snapshot", who: "operator", options: { body: OVERSIZED, headers: { "content-type": "application/json" } }, status: 413, reason: "malformed_request" },
   // 409: a decision no sealed checkpoint covers yet (checkpoints are a day apart here).
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: "/audit/proofs/{decision}", who: "operator", status: 409, reason: "not_yet_sealed" },
+  { route: "GET /console/api/evidence/:decision_id", method: "GET", path: "/console/api/evidence/{decision}", who: "operator", status: 409, reason: "not_yet_sealed" },
   // 403 decision denial: a problem whose contract status member stays "denied".
   { route: "POST /actions", method: "POST", path: "/actions", who: "agent", options: { json: swapRequest() }, status: 403, reason: "permit_required" },
 ];
@@ -115,8 +142,10 @@ const STORE_DOWN_CASES: ReadonlyArray<ProblemCase> = [
   { route: "GET /audit/proofs/:decision_id", method: "GET", path: "/audit/proofs/{decision}", who: "operator", status: 503, reason: "audit_unavailable" },
   { route: "GET /approvals", method: "GET", path: "/approvals", who: "operator", status: 503, reason: "audit_unavailable" },
   { route: "GET /approvals/:id", method: "GET", path: `/approvals/${UNKNOWN_APPROVAL}`, who: "operator", status: 503, reason: "audit_unavailable" },
-  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", status: 503, reason: "audit_unavailable" },
-  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "POST /approvals/:id/approve", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/approve`, who: "operator", options: { json: {} }, status: 503, reason: "audit_unavailable" },
+  { route: "POST /approvals/:id/reject", method: "POST", path: `/approvals/${UNKNOWN_APPROVAL}/reject`, who: "operator", options: { json: {} }, status: 503, reason: "audit_unavailable" },
+  { route: "GET /console/api/evidence/:decision_id", method: "GET", path: "/console/api/evidence/{decision}", who: "operator", status: 503, reason: "audit_unavailable" },
+  { route: "GET /console/api/anchors/:batch_id", method: "GET", path: "/console/api/anchors/batch-1", who: "operator", status: 503, reason: "audit_unavailable" },
   // The bundle on disk was changed (below): recording its activation needs the store.
   { route: "POST /policy/reload", method: "POST", path: "/policy/reload", who: "operator", status: 503, reason: "audit_unavailable" },
 ];
@@ -124,9 +153,12 @@ const STORE_DOWN_CASES: ReadonlyArray<ProblemCase> = [
 /**
  * Routes with no error of their own beyond those above: /audit/consistency computes from
  * the tree held in memory, so an unreadable store does not reach it; /metrics reads
- * counters only. /readyz answers its 503 as the contract's readiness document.
+ * counters only; the console's session names the token, and its decision stream and
+ * denial counts read the console's feed, which follows the store in the background and
+ * resumes when it can read again. /readyz answers its 503 as the contract's readiness
+ * document.
  */
-const NO_STORE_ERROR = new Set(["GET /audit/consistency", "GET /metrics"]);
+const NO_STORE_ERROR = new Set(["GET /audit/consistency", "GET /metrics", "GET /console/api/session", "GET /console/api/decisions/stream", "GET /console/api/denials"]);
 
 function assertProblem(reply: Reply, expected: ProblemCase): void {
   const label = `${expected.method} ${expected.path} as ${expected.who}`;
@@ -171,11 +203,11 @@ describe("every error answer is problem+json", () => {
   });
 
   test("every route of the app is walked, and every route that reads or writes the store is walked with the store down", () => {
-    const routes = new Set(h.built.app.routes.filter((route) => route.method !== "ALL").map((route) => `${route.method} ${route.path}`));
+    const routes = new Set(h.built.app.routes.filter((route) => !(route.method === "ALL" && route.path === "/*")).map((route) => `${route.method} ${route.path}`));
     const walked = new Set(CASES.map((c) => c.route));
     const storeDown = new Set(STORE_DOWN_CASES.map((c) => c.route));
     for (const route of routes) {
-      if (PUBLIC_ROUTES.has(route)) continue;
+      if (PUBLIC_ROUTES.has(route) || JSON_RPC_ROUTES.has(route)) continue;
       assert.ok(walked.has(route), `${route} has no error case in the walk`);
       assert.ok(storeDown.has(route) || NO_STORE_ERROR.has(route), `${route} has no store-down case in the walk`);
     }

@@ -10,9 +10,11 @@ import {
   SIGNED_NOTE_MAX_SIGNATURES,
   signNote,
   verifyCheckpoint,
+  verifyCheckpointWith,
   verifyNote,
+  verifyNoteWith,
 } from "../../src/kernel/checkpoint.ts";
-import { publicKeyFromSeed, sign } from "../../src/kernel/ed25519.ts";
+import { makeWebCryptoVerifier, publicKeyFromSeed, sign } from "../../src/kernel/ed25519.ts";
 import { bytesToHex, hexToBytes, sha256 } from "../../src/kernel/hashing.ts";
 
 const utf8 = new TextEncoder();
@@ -211,7 +213,8 @@ function reasonOf(result: { ok: boolean; reason?: string }): string {
   return result.reason ?? "";
 }
 
-test("verifyNote refuses altered, misattributed and malformed notes", () => {
+test("verifyNote refuses altered, misattributed and malformed notes; verifyNoteWith (WebCrypto) answers the same", async () => {
+  const webCrypto = makeWebCryptoVerifier();
   const [signatureLine] = NOTE.slice(BODY.length + 1).split("\n");
   const payload = b64(signatureLine!.split(" ")[2]!);
   const withPayload = (bytes: Uint8Array) => `${BODY}\n— ${ORIGIN} ${encodeBase64(bytes)}\n`;
@@ -258,7 +261,19 @@ test("verifyNote refuses altered, misattributed and malformed notes", () => {
       result = verifyNote(note, ORIGIN, PUBLIC_KEY);
     }, name);
     assert.match(reasonOf(result!), reason, name);
+    assert.deepEqual(await verifyNoteWith(note, ORIGIN, PUBLIC_KEY, webCrypto), result, `${name}, with WebCrypto`);
   }
+});
+
+test("known answers with an asynchronous verifier (WebCrypto): the same notes verify, the same checkpoint parses", async () => {
+  const webCrypto = makeWebCryptoVerifier();
+  assert.deepEqual(await verifyNoteWith(`${PETER.text}\n${PETER.signatureLine}`, PETER.name, PETER.publicKey, webCrypto), { ok: true, body: PETER.text });
+  assert.deepEqual(await verifyNoteWith(C2SP_EXAMPLE.note, C2SP_EXAMPLE.name, C2SP_EXAMPLE.publicKey, webCrypto), verifyNote(C2SP_EXAMPLE.note, C2SP_EXAMPLE.name, C2SP_EXAMPLE.publicKey));
+  assert.deepEqual(await verifyCheckpointWith(GO_SUMDB.note, GO_SUMDB.name, GO_SUMDB.publicKey, webCrypto), verifyCheckpoint(GO_SUMDB.note, GO_SUMDB.name, GO_SUMDB.publicKey));
+  assert.deepEqual(await verifyCheckpointWith(NOTE, ORIGIN, PUBLIC_KEY, webCrypto), verifyCheckpoint(NOTE, ORIGIN, PUBLIC_KEY));
+  assert.match(reasonOf(await verifyCheckpointWith(NOTE, "other.example/log", PUBLIC_KEY, webCrypto)), /not signed by/);
+  // A verifier that says no is heard: the parsing is shared, the verdict is the verifier's.
+  assert.match(reasonOf(await verifyNoteWith(NOTE, ORIGIN, PUBLIC_KEY, async () => false)), /does not verify/);
 });
 
 test("verifyNote refuses a note for another key name or another key", () => {

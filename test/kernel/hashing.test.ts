@@ -45,3 +45,20 @@ test("hexToBytes refuses anything but even-length hex", () => {
     assert.equal(hexToBytes(bad), undefined, JSON.stringify(bad));
   }
 });
+
+test("the runtime's SHA-256 gives @noble/hashes' digests, strings with lone surrogates included", async () => {
+  const { sha256: noble } = await import("@noble/hashes/sha2.js");
+  const { SHA256_IMPLEMENTATION } = await import("../../src/kernel/hashing.ts");
+  // Node and Deno hash natively; a browser would use noble itself.
+  assert.equal(SHA256_IMPLEMENTATION, "native");
+  const fc = (await import("fast-check")).default;
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 3000 }), fc.string({ unit: "binary", maxLength: 200 }), (bytes, text) => {
+      assert.equal(bytesToHex(sha256(bytes)), bytesToHex(noble(bytes)));
+      assert.equal(sha256Hex(bytes), bytesToHex(noble(bytes)));
+      assert.equal(sha256Hex(text), bytesToHex(noble(new TextEncoder().encode(text))));
+    }),
+    { numRuns: 500 },
+  );
+  assert.equal(sha256Hex("\ud800"), bytesToHex(noble(new TextEncoder().encode("\ufffd"))));
+});

@@ -7,6 +7,7 @@ import { bytesToHex, hexToBytes } from "../../src/kernel/hashing.ts";
 import {
   emptyRoot,
   leafHash,
+  MerkleFrontier,
   MerkleTree,
   nodeHash,
   RFC6962_LEAF_PREFIX,
@@ -419,6 +420,51 @@ test("a tree past 2^17 leaves: proofs at old and new sizes verify against its ro
   for (const [from, to] of [[1, size], [65_536, size], [99_999, 100_001], [size - 1, size]] as const) {
     assert.deepEqual(verifyConsistency(from, to, tree.root(from)!, tree.root(to)!, tree.consistencyProof(from, to)!), { ok: true }, `${from}->${to}`);
   }
+});
+
+test("brute force: a frontier from any compact range gives every later root, leaf by leaf", () => {
+  for (let from = 0; from <= BRUTE; from++) {
+    const range = bruteTree.compactRange(from)!;
+    assert.equal(range.length, from.toString(2).replaceAll("0", "").length, `one hash per set bit of ${from}`);
+    const frontier = MerkleFrontier.from(from, range)!;
+    assert.deepEqual(frontier.root(), naiveRoots[from], `root at ${from}`);
+    for (let n = from + 1; n <= BRUTE; n++) {
+      frontier.append(bruteLeaves[n - 1]!);
+      assert.equal(frontier.size, n);
+      assert.deepEqual(frontier.root(), naiveRoots[n], `${from} then up to ${n}`);
+    }
+  }
+  assert.deepEqual(bruteTree.compactRange(0), []);
+  assert.equal(bruteTree.compactRange(bruteTree.size + 1), undefined);
+  assert.equal(bruteTree.compactRange(-1), undefined);
+});
+
+test("a frontier past 2^17 leaves agrees with the tree", () => {
+  const tree = new MerkleTree();
+  const leaf = (i: number) => leafHash(utf8.encode(`frontier-${i}`));
+  const size = (1 << 17) + 5;
+  for (let i = 0; i < size; i++) tree.append(leaf(i));
+  const from = 77_777;
+  const frontier = MerkleFrontier.from(from, tree.compactRange(from)!)!;
+  for (let i = from; i < size; i++) frontier.append(leaf(i));
+  assert.deepEqual(frontier.root(), tree.root());
+});
+
+test("MerkleFrontier.from refuses a hostile compact range; one altered hash changes the root", () => {
+  const range = bruteTree.compactRange(13)!;
+  for (const [what, size, hashes] of [
+    ["too few hashes", 13, range.slice(1)],
+    ["too many hashes", 12, range],
+    ["a short hash", 13, [range[0]!, range[1]!, range[2]!.slice(1)]],
+    ["a fractional size", 12.5, range],
+    ["a negative size", -1, []],
+    ["not an array", 13, "nope" as unknown as Uint8Array[]],
+  ] as const) {
+    assert.equal(MerkleFrontier.from(size, hashes), undefined, what);
+  }
+  const altered = MerkleFrontier.from(13, flipBit(range, 1))!;
+  for (let n = 13; n < 20; n++) altered.append(bruteLeaves[n]!);
+  assert.notDeepEqual(altered.root(), naiveRoots[20]);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -65,7 +65,8 @@ test("property: whatever JSON.stringify writes is read back equal, and a repeate
   fc.assert(
     fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }), { minKeys: 1 }), fc.nat(), (object, pick) => {
       const keys = Object.keys(object);
-      fc.pre(!keys.includes("__proto__"));
+      // A "__proto__" key anywhere (nested values included) is refused before the repeat is reached.
+      fc.pre(!JSON.stringify(object).includes('"__proto__"'));
       const key = keys[pick % keys.length]!;
       const text = `${JSON.stringify(object).slice(0, -1)},${JSON.stringify(key)}:0}`;
       const problem = refused(text);

@@ -46,12 +46,60 @@ describe("the example bundle", () => {
     // images.lock.json is there once `npm run sandbox:image` has pinned the example image.
     assert.deepEqual(
       Object.keys(bundle.files).filter((name) => name !== "images.lock.json").sort(),
-      ["desk-7.cedar", "ops-1.cedar", "policy.json", "schema.cedarschema"],
+      ["desk-7.cedar", "mcp.cedar", "mcp.json", "ops-1.cedar", "policy.json", "schema.cedarschema"],
     );
   });
 
   test("policy ids come from @id annotations", () => {
-    assert.deepEqual([...bundle.cedarPolicyIds].sort(), ["desk7-quote-solana-mainnet", "desk7-swap-solana-mainnet", "ops1-shell-sandbox"]);
+    assert.deepEqual([...bundle.cedarPolicyIds].sort(), [
+      "desk7-fs-allowed-directories",
+      "desk7-fs-read-public",
+      "desk7-quote-solana-mainnet",
+      "desk7-swap-solana-mainnet",
+      "ops1-everything",
+      "ops1-shell-sandbox",
+    ]);
+  });
+
+  test("mcp.json names the fs and everything servers, sandboxed by bwrap with the defaults filled in", () => {
+    assert.deepEqual(Object.keys(bundle.mcp.servers).sort(), ["everything", "fs"]);
+    const fs = bundle.mcp.servers["fs"]!;
+    assert.equal(fs.transport, "stdio");
+    assert.ok(fs.transport === "stdio" && fs.sandbox === "bwrap" && fs.network === false && fs.timeout_ms === 600_000);
+    assert.deepEqual(fs.transport === "stdio" && fs.path_arguments, ["path", "paths", "source", "destination"]);
+  });
+
+  const mcpCases: Array<[string, string, string, Record<string, unknown>, boolean]> = [
+    ["agent:desk-7", "mcp.tools_call", "mcp:fs/read_text_file", { arguments: { path: "public/a.txt" }, within: [".", "public", "public/a.txt"] }, true],
+    ["agent:desk-7", "mcp.tools_call", "mcp:fs/read_text_file", { arguments: { path: "private/a.txt" }, within: [".", "private", "private/a.txt"] }, false],
+    ["agent:desk-7", "mcp.tools_call", "mcp:fs/read_text_file", { arguments: { path: "public/a.txt" } }, false],
+    ["agent:desk-7", "mcp.tools_call", "mcp:fs/write_file", { arguments: { path: "public/a.txt" }, within: [".", "public", "public/a.txt"] }, false],
+    ["agent:desk-7", "mcp.tools_call", "mcp:fs/list_allowed_directories", { arguments: {} }, true],
+    ["agent:desk-7", "mcp.tools_call", "mcp:everything/echo", { arguments: {} }, false],
+    ["agent:ops-1", "mcp.tools_call", "mcp:everything/echo", { arguments: { message: "hi" } }, true],
+    ["agent:ops-1", "mcp.resources_read", "mcp:everything/demo://resource/static/document/architecture.md", { arguments: {} }, true],
+    ["agent:ops-1", "mcp.tools_call", "mcp:fs/read_text_file", { arguments: { path: "public/a.txt" }, within: [".", "public"] }, false],
+  ];
+  for (const [actor, action, resource, context, allowed] of mcpCases) {
+    test(`Cedar (MCP): ${actor} ${action} ${resource} ${JSON.stringify(context)} -> ${allowed ? "allow" : "deny"}`, () => {
+      const answer = bundle.authorize({ actor, action, resource, context });
+      assert.equal(answer.ok, true);
+      assert.equal(answer.ok && answer.allowed, allowed);
+    });
+  }
+
+  test("couldAllow: what some call context could make Cedar allow, for listing tools per caller", () => {
+    const could = (actor: string, resource: string | null, action = "mcp.tools_call") => bundle.couldAllow({ actor, action, resource, contextKeys: ["arguments", "within"] });
+    assert.equal(could("agent:desk-7", "mcp:fs/read_text_file"), true, "allowed for some paths");
+    assert.equal(could("agent:desk-7", "mcp:fs/list_allowed_directories"), true);
+    for (const write of ["write_file", "edit_file", "create_directory", "move_file"]) assert.equal(could("agent:desk-7", `mcp:fs/${write}`), false, write);
+    assert.equal(could("agent:ops-1", "mcp:fs/read_text_file"), false);
+    assert.equal(could("agent:ops-1", "mcp:everything/echo"), true);
+    assert.equal(could("agent:desk-7", "mcp:everything/echo"), false);
+    assert.equal(could("agent:ops-1", null, "mcp.resources_read"), true, "an unknown resource (a URI template) that the actor may read some of");
+    assert.equal(could("agent:desk-7", null, "mcp.resources_read"), false);
+    assert.equal(could("agent:desk-8", "mcp:fs/read_text_file"), false);
+    assert.equal(bundle.couldAllow({ actor: "agent:desk-7", action: "mcp.tools_call", resource: "mcp:fs/read_text_file", contextKeys: [] }), false, "without a within, the read policy never allows");
   });
 
   const cases: Array<[string, string, string, boolean]> = [
@@ -122,6 +170,26 @@ describe("a broken bundle names the file and line", () => {
     assert.equal(problemsOf(exampleFiles().filter((f) => f.path !== "policy.json"))[0]?.file, "policy.json");
     assert.equal(problemsOf(exampleFiles().filter((f) => f.path !== "schema.cedarschema"))[0]?.file, "schema.cedarschema");
     assert.equal(problemsOf(exampleFiles().filter((f) => !f.path.endsWith(".cedar")))[0]?.file, "*.cedar");
+  });
+
+  test("mcp.json that does not validate: a bad server id, an unknown field, a docker sandbox without an image, a URL with credentials", () => {
+    const mcp = {
+      servers: {
+        Bad_Id: { transport: "http", url: "https://example.test/mcp" },
+        ok: { transport: "stdio", command: "x", surprise: 1 },
+        boxed: { transport: "stdio", command: "x", sandbox: "docker" },
+        remote: { transport: "http", url: "https://user:pw@example.test/mcp" },
+      },
+    };
+    const problems = problemsOf(replaceFile(exampleFiles(), "mcp.json", JSON.stringify(mcp)));
+    assert.ok(problems.every((p) => p.file === "mcp.json"), JSON.stringify(problems));
+    const messages = problems.map((p) => p.message).join("\n");
+    assert.match(messages, /\$\.servers\.Bad_Id/);
+    assert.match(messages, /surprise/);
+    assert.match(messages, /docker sandbox needs the image/);
+    assert.match(messages, /without credentials/);
+    assert.doesNotMatch(messages, /pw@/, "the URL's credentials are not repeated");
+    assert.equal(problemsOf(replaceFile(exampleFiles(), "mcp.json", '{\n  "servers": {\n  oops'))[0]?.line, 3);
   });
 
   test("duplicate policy ids", () => {

@@ -4,9 +4,11 @@
  * (Deno.serve, node:sqlite under Deno, Cedar wasm under Deno) on a temp data dir.
  */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
+import { stripTypeScriptTypes } from "node:module";
+import { join } from "node:path";
 import { after, test } from "node:test";
-import { readDevCredentials, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
+import { readDevCredentials, REPO_ROOT, SEED_CONSTRAINTS, swapRequest, tempDir } from "../support/harness.ts";
 import { killAllChildren, requireDeno, spawnServer } from "../support/spawnServer.ts";
 
 const dataDir = tempDir("zt-deno-");
@@ -15,7 +17,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test("under Deno: ready, an allowed quote, a denied swap, and a permit-verified swap", async () => {
+test("under Deno: ready, an allowed quote, a denied swap, a permit-verified swap, and the console", async () => {
   requireDeno();
   const server = await spawnServer({ runtime: "deno", dataDir });
   try {
@@ -61,6 +63,17 @@ test("under Deno: ready, an allowed quote, a denied swap, and a permit-verified 
     const read = await server.request("GET", `/decisions/${swap.json.decision_id}`, { token: tokens.desk7 });
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.status, "allowed");
+
+    // The console is served by the control plane under Deno too, its modules stripped by Deno's own stripper.
+    const page = await fetch(`${server.url}/console`);
+    assert.equal(page.status, 200);
+    const entry = /<script type="module" src="([^"]+)"/.exec(await page.text())?.[1];
+    assert.equal(entry, "/console/assets/src/console/page/main.ts");
+    const merkle = await fetch(`${server.url}/console/assets/src/kernel/merkle.ts`);
+    assert.equal(merkle.status, 200);
+    assert.equal(await merkle.text(), stripTypeScriptTypes(readFileSync(join(REPO_ROOT, "src/kernel/merkle.ts"), "utf8"), { mode: "strip" }), "the same stripped code as Node serves");
+    const session = await server.request("GET", "/console/api/session", { token: tokens.desk7 });
+    assert.deepEqual(session.json, { role: "agent", actor: "agent:desk-7" });
 
     const stopped = await server.stop();
     assert.equal(stopped.code, 0, `SIGTERM is a clean shutdown under Deno: ${JSON.stringify(stopped)}\n${server.stderr()}`);

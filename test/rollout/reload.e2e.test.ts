@@ -101,6 +101,16 @@ describe("policy reload", () => {
     assert.equal((await activations(h)).length, 2);
     bundle.unbreak();
 
+    // The MCP servers are set up at startup: a bundle naming others is refused, not half-applied.
+    const mcpFile = join(bundle.dir, "mcp.json");
+    const servers = readFileSync(mcpFile, "utf8");
+    writeFileSync(mcpFile, JSON.stringify({ servers: {} }));
+    const otherServers = await reload();
+    assert.equal(otherServers.status, 422, otherServers.text);
+    assert.ok(otherServers.json.problems.some((problem: string) => problem.includes("mcp.json: the MCP servers change only with a restart")), otherServers.text);
+    assert.equal((await activations(h)).length, 2);
+    writeFileSync(mcpFile, servers);
+
     // A restart with the same bundle records nothing; with another, its activation.
     await h.close({ keepData: true });
     h = await makeHarness({ dataDir, policyDir: bundle.dir });

@@ -107,6 +107,11 @@ export async function makeHarness(options: { dataDir?: string; policyDir?: strin
       headers["content-type"] ??= "application/json";
     }
     const response = await built.app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });
+    // An event stream never ends by itself: answer its status and headers only.
+    if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      await response.body?.cancel();
+      return { status: response.status, headers: response.headers, json: undefined, text: "" };
+    }
     const text = await response.text();
     let json: unknown = undefined;
     try {

@@ -11,7 +11,7 @@ import { REPO_ROOT, type Reply, type RequestOptions } from "./harness.ts";
 
 export const DENO_BINARY = join(REPO_ROOT, "node_modules", "deno", "deno");
 /** The same permissions as deno.json's `start` task. */
-export const DENO_RUN_FLAGS = ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-sys"] as const;
+export const DENO_RUN_FLAGS = ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-net", "--allow-sys", "--allow-run"] as const;
 export const MAIN_TS = join(REPO_ROOT, "src", "main.ts");
 export const ZT_TS = join(REPO_ROOT, "src", "cli", "zt.ts");
 

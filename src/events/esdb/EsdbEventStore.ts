@@ -288,6 +288,14 @@ export const esdbEventStoreOn = (client: EsdbClient, tuning: EsdbStoreTuning = {
       return { revision, position: last.position } satisfies AppendResult;
     });
 
+  // One stream after the other, stopping at the first refusal (the port's documented
+  // difference from SQLite): KurrentDB's multi-stream append (25.1) is not used until it
+  // can be tested against a server here.
+  const appendMany: EventStoreShape["appendMany"] = (appends) =>
+    appends.length === 0
+      ? Effect.fail(new EventStoreError({ reason: "invalid_event", message: "an append names no stream" }))
+      : Effect.forEach(appends, ({ stream, events, expected }) => append(stream, events, expected));
+
   const readStream: EventStoreShape["readStream"] = (stream, options) =>
     Effect.gen(function* () {
       const fromRevision = yield* nonNegativeInteger("fromRevision", options?.fromRevision, 0);
@@ -409,7 +417,7 @@ export const esdbEventStoreOn = (client: EsdbClient, tuning: EsdbStoreTuning = {
     ),
   );
 
-  return { append, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
+  return { append, appendMany, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
 };
 
 export const EsdbEventStore = {

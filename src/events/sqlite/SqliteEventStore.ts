@@ -366,15 +366,20 @@ export const openSqliteEventDatabase = (
 
 // --- the store -----------------------------------------------------------------------------
 
-type Decision = { readonly ok: AppendResult } | { readonly refused: EventStoreError };
+type Decision = { readonly ok: ReadonlyArray<AppendResult> } | { readonly refused: EventStoreError };
 
-/** An append waiting for the end of this turn's group commit. */
-interface QueuedAppend {
+/** One stream's part of a queued append, its events already encoded. */
+interface EncodedAppend {
   readonly stream: string;
   readonly events: ReadonlyArray<EncodedEvent>;
   readonly expected: ExpectedState;
+}
+
+/** An append (one stream, or several together) waiting for the end of this turn's group commit. */
+interface QueuedAppend {
+  readonly parts: ReadonlyArray<EncodedAppend>;
   readonly recordedAt: string;
-  readonly resume: (answer: Effect.Effect<AppendResult, EventStoreError>) => void;
+  readonly resume: (answer: Effect.Effect<ReadonlyArray<AppendResult>, EventStoreError>) => void;
 }
 
 /** Appends one group commit takes at most; the rest wait for the next turn. */
@@ -411,27 +416,33 @@ export const makeSqliteEventStore = (
       return typeof revision === "number" ? revision : undefined;
     };
 
-    /** One append inside the open transaction, as its own savepoint: applied, or refused and undone. */
+    /** One queued append inside the open transaction, as its own savepoint: all its parts applied, or refused and undone. */
     const appendInGroup = (item: QueuedAppend): Decision => {
-      const { stream, events, expected } = item;
+      let stream = item.parts[0]?.stream;
       sql.savepoint.run();
       try {
-        // The group's earlier appends are visible here: they are in this same transaction.
-        const current = lastRevisionOf(stream);
-        if (!satisfies(expected, current)) {
-          sql.release.run();
-          const found = current === undefined ? "the stream does not exist" : `the stream is at revision ${current}`;
-          return { refused: new EventStoreError({ reason: "wrong_expected_version", message: `expected ${describeExpected(expected)} but ${found}`, stream }) };
-        }
-        let revision = current ?? -1;
-        let position = 0;
-        for (const event of events) {
-          revision += 1;
-          const result = sql.insert.run(event.id, stream, revision, event.type, event.data, event.metadata, item.recordedAt);
-          position = Number(result.lastInsertRowid);
+        const results: AppendResult[] = [];
+        for (const part of item.parts) {
+          stream = part.stream;
+          // The group's earlier appends (and this one's earlier parts) are visible here: they are in this same transaction.
+          const current = lastRevisionOf(part.stream);
+          if (!satisfies(part.expected, current)) {
+            sql.rollbackToSavepoint.run();
+            sql.release.run();
+            const found = current === undefined ? "the stream does not exist" : `the stream is at revision ${current}`;
+            return { refused: new EventStoreError({ reason: "wrong_expected_version", message: `expected ${describeExpected(part.expected)} but ${found}`, stream: part.stream }) };
+          }
+          let revision = current ?? -1;
+          let position = 0;
+          for (const event of part.events) {
+            revision += 1;
+            const result = sql.insert.run(event.id, part.stream, revision, event.type, event.data, event.metadata, item.recordedAt);
+            position = Number(result.lastInsertRowid);
+          }
+          results.push({ revision, position });
         }
         sql.release.run();
-        return { ok: { revision, position } };
+        return { ok: results };
       } catch (error) {
         const refused = translate("append", stream, error);
         // Only what the store refuses of this append alone (a duplicate event id, a revision
@@ -464,7 +475,7 @@ export const makeSqliteEventStore = (
         }
       } catch (error) {
         for (const item of group) {
-          const failure = translate("append", item.stream, error);
+          const failure = translate("append", item.parts[0]?.stream, error);
           item.resume(failure === undefined ? Effect.die(error) : Effect.fail(failure));
         }
         return;
@@ -479,7 +490,7 @@ export const makeSqliteEventStore = (
       // Every answer of the group, refusals included, waits until the commit is durable:
       // a refusal may rest on an append of this group that a crash would take back.
       if (syncer === undefined) return answer();
-      syncer.durable().then(answer, () => group.forEach((item) => item.resume(Effect.fail(syncFailed(item.stream)))));
+      syncer.durable().then(answer, () => group.forEach((item) => item.resume(Effect.fail(syncFailed(item.parts[0]?.stream)))));
     };
 
     const syncFailed = (stream?: string) =>
@@ -496,15 +507,20 @@ export const makeSqliteEventStore = (
     }
 
     // On the request path: one suspend and one async, no generator; subscribers are woken once per group commit.
-    const append: EventStoreShape["append"] = (stream, events, expected) =>
+    const appendMany: EventStoreShape["appendMany"] = (appends) =>
       Effect.suspend(() => {
-        const encoded = encodeEventBatch(stream, events);
-        if (encoded instanceof EventStoreError) return Effect.fail(encoded);
-        if (syncer?.failure() !== undefined) return Effect.fail(syncFailed(stream));
+        if (appends.length === 0) return Effect.fail(new EventStoreError({ reason: "invalid_event", message: "an append names no stream" }));
+        const parts: EncodedAppend[] = [];
+        for (const { stream, events, expected } of appends) {
+          const encoded = encodeEventBatch(stream, events);
+          if (encoded instanceof EventStoreError) return Effect.fail(encoded);
+          parts.push({ stream, events: encoded, expected });
+        }
+        if (syncer?.failure() !== undefined) return Effect.fail(syncFailed(appends[0]!.stream));
         return Effect.clockWith((clock) =>
-          Effect.async<AppendResult, EventStoreError>((resume) => {
+          Effect.async<ReadonlyArray<AppendResult>, EventStoreError>((resume) => {
             const recordedAt = new Date(clock.unsafeCurrentTimeMillis()).toISOString();
-            const item: QueuedAppend = { stream, events: encoded, expected, recordedAt, resume };
+            const item: QueuedAppend = { parts, recordedAt, resume };
             queue.push(item);
             scheduleFlush();
             // Interrupted before its group ran: it never reaches the store.
@@ -515,6 +531,8 @@ export const makeSqliteEventStore = (
           }),
         );
       });
+
+    const append: EventStoreShape["append"] = (stream, events, expected) => Effect.map(appendMany([{ stream, events, expected }]), (results) => results[0]!);
 
     const readStream: EventStoreShape["readStream"] = (stream, options) =>
       Effect.gen(function* () {
@@ -571,7 +589,7 @@ export const makeSqliteEventStore = (
           }),
     );
 
-    return { append, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
+    return { append, appendMany, readStream, readAll, subscribeAll, ping } satisfies EventStoreShape;
   });
 
 export const SqliteEventStore = {

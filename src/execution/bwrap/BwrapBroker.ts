@@ -12,7 +12,8 @@ import { bwrapArgv, type HostEntry } from "./bwrapArgv.ts";
 
 export const BWRAP = "bwrap";
 
-function hostEntry(path: string): HostEntry {
+/** What is at a system path on this host (for bwrapArgv). */
+export function hostEntry(path: string): HostEntry {
   try {
     const stat = lstatSync(path);
     if (stat.isSymbolicLink()) return { kind: "symlink", target: readlinkSync(path) };

@@ -42,7 +42,7 @@ export function containerOptions(spec: CommandSpec, imageId: string, identity: C
     Cmd: [...spec.argv],
     Env: Object.entries(spec.env).map(([name, value]) => `${name}=${value}`),
     User: CONTAINER_USER,
-    WorkingDir: "/tmp",
+    WorkingDir: spec.workDir ?? "/tmp",
     Labels: { [DECISION_LABEL]: spec.decisionId, [OWNER_LABEL]: identity.owner, [RUN_LABEL]: identity.process, [PID_LABEL]: String(identity.pid) },
     NetworkDisabled: !spec.network,
     AttachStdin: false,
