@@ -96,6 +96,6 @@ rows.push({ name: "inclusion proof verify (20 nodes)", value: await opsPerSecond
 
 finishSection({
   section: "micro",
-  method: `in-process, ${process.version}; each figure the median of 7 rounds; SQLite on a temporary file, WAL, synchronous=FULL`,
+  method: `in-process, ${process.version}; each figure the median of 7 rounds; SQLite on a temporary file through the store (WAL, synchronous=NORMAL, each append answered once the WAL is fdatasynced)`,
   rows,
 });

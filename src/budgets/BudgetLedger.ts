@@ -304,7 +304,9 @@ export class BudgetLedger extends Context.Tag("zt/BudgetLedger")<BudgetLedger, B
             const events = [];
             for (const charge of batch) events.push({ id: yield* ids.uuid, type: BUDGET_CHARGED, data: charge.data as unknown as JsonObject });
             const expected = account.revision < 0 ? ("no_stream" as const) : { revision: account.revision };
-            const appended = yield* Effect.either(store.append(account.stream, events, expected));
+            // Answered on commit: nothing answers a caller before its decision's own durable
+            // append, whose sync covers this one (AppendOptions); one sync's wait saved per call.
+            const appended = yield* Effect.either(store.append(account.stream, events, expected, { answerOnCommit: true }));
             account.sending = [];
             if (appended._tag === "Right") {
               const first = appended.right.revision - batch.length + 1;

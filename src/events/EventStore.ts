@@ -51,6 +51,20 @@ export interface RecordedEvent {
   readonly recordedAt: string;
 }
 
+/** How an append is answered. */
+export interface AppendOptions {
+  /**
+   * Answer once committed, without waiting for the commit's own sync: for an append whose
+   * only consequence before a later durable append of the same process is that later
+   * append (a budget charge before its decision). SQLite answers right after the commit;
+   * the write-ahead log is synced in order, so the later append's sync covers this one,
+   * and a crash before it loses both or neither (a process crash loses neither:
+   * `synchronous=NORMAL` keeps committed transactions). EventStoreDB answers when the
+   * append is durable, as always.
+   */
+  readonly answerOnCommit?: boolean;
+}
+
 /** One stream's part of an `appendMany`. */
 export interface StreamAppend {
   readonly stream: string;
@@ -103,6 +117,7 @@ export interface EventStoreShape {
     stream: string,
     events: ReadonlyArray<NewEvent>,
     expected: ExpectedState,
+    options?: AppendOptions,
   ) => Effect.Effect<AppendResult, EventStoreError>;
   /**
    * Appends to several streams, in order, each if it is in its expected state; durable when

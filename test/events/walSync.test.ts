@@ -1,13 +1,16 @@
 /**
  * The WAL syncer (src/events/sqlite/walSync.ts): an answer waits for a sync that started
  * after its commit; syncs coalesce; a failed sync fails every waiter and every later
- * call, for good. The sync is the real fdatasync wrapped to count calls and to fail on
- * demand.
+ * call, for good; through the store, an append answered on commit does not wait for it.
+ * The sync is the real fdatasync wrapped to count calls and to fail on demand.
  */
 import assert from "node:assert/strict";
 import { fdatasync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { ManagedRuntime } from "effect";
+import { EventStore } from "../../src/events/EventStore.ts";
+import { SqliteEventStore } from "../../src/events/sqlite/SqliteEventStore.ts";
 import { makeWalSyncer } from "../../src/events/sqlite/walSync.ts";
 import { tempDir } from "../support/harness.ts";
 
@@ -71,4 +74,29 @@ test("a WAL file that cannot be opened fails the commit's answer", async () => {
   const syncer = makeWalSyncer(join(tempDir("zt-wal-"), "missing", "events.db-wal"));
   await assert.rejects(syncer.durable(), /ENOENT/);
   assert.ok(syncer.failure());
+});
+
+test("through the store: an append answered on commit is answered and readable before the sync; every other append waits for the sync that covers both", async () => {
+  const fake = countingSync();
+  const runtime = ManagedRuntime.make(SqliteEventStore.layer({ path: join(tempDir("zt-wal-"), "events.db"), walSync: fake.sync }));
+  try {
+    const store = await runtime.runPromise(EventStore);
+    const event = (type: string) => [{ id: crypto.randomUUID(), type, data: {} }];
+    const charged = await runtime.runPromise(store.append("budget-b-agent:a", event("BudgetCharged.v1"), "no_stream", { answerOnCommit: true }));
+    assert.equal(charged.revision, 0);
+    assert.equal((await runtime.runPromise(store.readStream("budget-b-agent:a"))).length, 1, "committed, so readable at once");
+    assert.equal(fake.started.length, 1, "its sync started, and nothing waited for it");
+
+    let decided = false;
+    const decision = runtime.runPromise(store.append("decision-d", event("ActionDecided.v1"), "no_stream")).then(() => (decided = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(decided, false, "a durable append is not answered before a sync");
+    await fake.finishNext();
+    assert.equal(decided, false, "nor by the sync that began before its commit");
+    await fake.finishNext();
+    await decision;
+    assert.equal(fake.started.length, 2, "its own sync, covering the charge's commit before it");
+  } finally {
+    await runtime.dispose();
+  }
 });

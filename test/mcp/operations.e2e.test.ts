@@ -31,7 +31,7 @@ describe("budgets and trace context through the MCP gateway", () => {
   const seenByUpstream: Array<{ tool: string; meta: unknown }> = [];
 
   before(async () => {
-    // The upstream: a stateless streamable-HTTP MCP server with two tools.
+    // The upstream: a stateless streamable-HTTP MCP server (no session id generator) with two tools.
     upstream = createServer(async (req, res) => {
       const server = new McpServer({ name: "meta-echo", version: "1.0.0" });
       for (const tool of ["counted", "meta"]) {
@@ -40,7 +40,7 @@ describe("budgets and trace context through the MCP gateway", () => {
           return { content: [{ type: "text", text: JSON.stringify(extra._meta ?? null) }] };
         });
       }
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      const transport = new StreamableHTTPServerTransport({});
       res.on("close", () => void transport.close().then(() => server.close()));
       await server.connect(transport);
       await transport.handleRequest(req, res);

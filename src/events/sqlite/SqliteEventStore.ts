@@ -5,7 +5,8 @@
  * - Durability: WAL; an append's Effect succeeds only once its events are on disk. The
  *   connection commits with `synchronous=NORMAL` and the WAL is fsynced after the commit
  *   on libuv's thread pool (walSync.ts), so the event loop goes on deciding while the
- *   disk syncs; `:memory:` stores have nothing to sync.
+ *   disk syncs; `:memory:` stores have nothing to sync. An append asked to be answered on
+ *   commit (AppendOptions) is answered before the sync, which a later append's covers.
  * - Atomicity and concurrency: an append is its own savepoint inside a synchronous
  *   `BEGIN IMMEDIATE` ... `COMMIT`, so nothing interleaves within a process; across
  *   processes the write lock taken by `BEGIN IMMEDIATE` serialises writers and
@@ -32,6 +33,7 @@ import {
   type EventStoreShape,
   type ExpectedState,
   type RecordedEvent,
+  type StreamAppend,
 } from "../EventStore.ts";
 import { decodeJsonObject, encodeEventBatch, type EncodedEvent } from "../encodeEventBatch.ts";
 import { makeWalSyncer } from "./walSync.ts";
@@ -43,6 +45,8 @@ export interface SqliteEventStoreOptions {
   readonly busyTimeoutMs?: number;
   /** How often a caught-up subscription looks for appends made by other connections (default 250). */
   readonly pollIntervalMs?: number;
+  /** The sync of the write-ahead log (default fdatasync); tests hold it to see what waits for it. */
+  readonly walSync?: (fd: number, done: (error: Error | null) => void) => void;
 }
 
 export const SCHEMA_VERSION = 1;
@@ -379,6 +383,8 @@ interface EncodedAppend {
 interface QueuedAppend {
   readonly parts: ReadonlyArray<EncodedAppend>;
   readonly recordedAt: string;
+  /** Answered after the commit, before its sync (AppendOptions). */
+  readonly answerOnCommit: boolean;
   readonly resume: (answer: Effect.Effect<ReadonlyArray<AppendResult>, EventStoreError>) => void;
 }
 
@@ -398,7 +404,7 @@ export const makeSqliteEventStore = (
     // of inside COMMIT. Checkpoints are left to the audit writer's connection, which
     // commits with synchronous=FULL after every batch; this one checkpoints only as a
     // backstop (40 MB of WAL), so a checkpoint's copy and syncs rarely land on a request.
-    const syncer = options.path === ":memory:" ? undefined : makeWalSyncer(`${options.path}-wal`);
+    const syncer = options.path === ":memory:" ? undefined : makeWalSyncer(`${options.path}-wal`, options.walSync);
     if (syncer !== undefined) {
       yield* attempt("open", undefined, () => {
         db.exec("PRAGMA synchronous = NORMAL");
@@ -480,17 +486,29 @@ export const makeSqliteEventStore = (
         }
         return;
       }
-      const answer = () => {
+      const answer = (onCommit: boolean) => {
         group.forEach((item, i) => {
+          if (item.answerOnCommit !== onCommit) return;
           const decision = decisions[i]!;
           item.resume("refused" in decision ? Effect.fail(decision.refused) : Effect.succeed(decision.ok));
         });
+      };
+      const answerAll = () => {
+        answer(true);
+        answer(false);
         Effect.runSync(PubSub.publish(commits, undefined));
       };
-      // Every answer of the group, refusals included, waits until the commit is durable:
-      // a refusal may rest on an append of this group that a crash would take back.
-      if (syncer === undefined) return answer();
-      syncer.durable().then(answer, () => group.forEach((item) => item.resume(Effect.fail(syncFailed(item.parts[0]?.stream)))));
+      if (syncer === undefined) return answerAll();
+      // Every other answer of the group, refusals included, waits until the commit is
+      // durable: a refusal may rest on an append of this group that a crash would take back.
+      answer(true);
+      syncer.durable().then(
+        () => {
+          answer(false);
+          Effect.runSync(PubSub.publish(commits, undefined));
+        },
+        () => group.forEach((item) => item.answerOnCommit || item.resume(Effect.fail(syncFailed(item.parts[0]?.stream)))),
+      );
     };
 
     const syncFailed = (stream?: string) =>
@@ -507,7 +525,7 @@ export const makeSqliteEventStore = (
     }
 
     // On the request path: one suspend and one async, no generator; subscribers are woken once per group commit.
-    const appendMany: EventStoreShape["appendMany"] = (appends) =>
+    const appendAll = (appends: ReadonlyArray<StreamAppend>, answerOnCommit: boolean): Effect.Effect<ReadonlyArray<AppendResult>, EventStoreError> =>
       Effect.suspend(() => {
         if (appends.length === 0) return Effect.fail(new EventStoreError({ reason: "invalid_event", message: "an append names no stream" }));
         const parts: EncodedAppend[] = [];
@@ -520,7 +538,7 @@ export const makeSqliteEventStore = (
         return Effect.clockWith((clock) =>
           Effect.async<ReadonlyArray<AppendResult>, EventStoreError>((resume) => {
             const recordedAt = new Date(clock.unsafeCurrentTimeMillis()).toISOString();
-            const item: QueuedAppend = { parts, recordedAt, resume };
+            const item: QueuedAppend = { parts, recordedAt, answerOnCommit, resume };
             queue.push(item);
             scheduleFlush();
             // Interrupted before its group ran: it never reaches the store.
@@ -532,7 +550,9 @@ export const makeSqliteEventStore = (
         );
       });
 
-    const append: EventStoreShape["append"] = (stream, events, expected) => Effect.map(appendMany([{ stream, events, expected }]), (results) => results[0]!);
+    const appendMany: EventStoreShape["appendMany"] = (appends) => appendAll(appends, false);
+    const append: EventStoreShape["append"] = (stream, events, expected, options) =>
+      Effect.map(appendAll([{ stream, events, expected }], options?.answerOnCommit === true), (results) => results[0]!);
 
     const readStream: EventStoreShape["readStream"] = (stream, options) =>
       Effect.gen(function* () {
