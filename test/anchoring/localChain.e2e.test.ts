@@ -22,7 +22,9 @@ import { ANVIL_DEPLOYER_KEY } from "../../src/anchoring/local/localChain.ts";
 import { runZt } from "../support/spawnServer.ts";
 import { anchoredLogs, readerFor, SUBMITTER_ADDRESS, transactionsTo, waitFor } from "./anchoringFixtures.ts";
 
-const ENV = { ZT_CHAIN: "local", ZT_CHECKPOINT_RECORDS: "4", ZT_CHECKPOINT_MS: "86400000", ZT_ANCHOR_POLL_MS: "50", ZT_ANCHOR_RETRY_BASE_MS: "50", ZT_ANCHOR_RETRY_MAX_MS: "500" };
+// A checkpoint per swap: its five records (the first swap's with the start's policy
+// activation) reach five with its nonce and decision, which are committed together.
+const ENV = { ZT_CHAIN: "local", ZT_CHECKPOINT_RECORDS: "5", ZT_CHECKPOINT_MS: "86400000", ZT_ANCHOR_POLL_MS: "50", ZT_ANCHOR_RETRY_BASE_MS: "50", ZT_ANCHOR_RETRY_MAX_MS: "500" };
 
 interface Batch {
   readonly batch_id: string;
@@ -48,7 +50,7 @@ async function streamOf(h: Harness, stream: string) {
   return h.built.runtime.runPromise(Effect.flatMap(EventStore, (store) => store.readStream(stream)));
 }
 
-/** A swap by desk-7 on Jupiter under a permit (snapshot, permit, nonce, decision: four events). */
+/** A swap by desk-7 on Jupiter under a permit (snapshot, permit, budget charge, nonce, decision: five events). */
 async function swap(h: Harness): Promise<string> {
   assert.equal((await h.putSnapshot({ SOL: 142.1 })).status, 200);
   const permit = await h.issuePermit({ subject: "agent:desk-7", scope: "swap.execute", constraints: SEED_CONSTRAINTS, ttl_seconds: 120 });

@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readAuditKeys } from "../../src/cli/auditCommands.ts";
 import { BUNDLE_PART_NAMES, BUNDLE_PARTS, type BundlePart } from "../../src/export/AuditBundle.ts";
@@ -20,7 +20,7 @@ import { readTar, writeTar } from "../../src/export/tarArchive.ts";
 import { verifyBundle } from "../../src/export/verifyBundle.ts";
 import { BWRAP_PATH, requireBwrap, skipWithoutBwrap } from "../execution/brokerSupport.ts";
 import { freshAuditKey, writeKeysDocument } from "../audit/auditFixtures.ts";
-import { makeHarness, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
+import { makeHarness, REPO_ROOT, SEED_CONSTRAINTS, swapRequest, tempDir, type Harness } from "../support/harness.ts";
 import { killAllChildren, runToExit, runZt, ZT_TS } from "../support/spawnServer.ts";
 import { waitFor } from "../support/waitFor.ts";
 
@@ -124,7 +124,9 @@ describe("zt audit export and zt audit verify --bundle", () => {
     // No network namespace of the host's: no interface but a loopback that is down.
     const run = await runToExit(
       BWRAP_PATH!,
-      ["--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--ro-bind", bundlePath, "/tmp/audit.tar", "--ro-bind", keysPath, "/tmp/keys.json", "--",
+      // The checkout and the runtime are bound again over the scratch /tmp, for a checkout that lives under /tmp.
+      ["--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--ro-bind", REPO_ROOT, REPO_ROOT, "--ro-bind", dirname(process.execPath), dirname(process.execPath),
+        "--ro-bind", bundlePath, "/tmp/audit.tar", "--ro-bind", keysPath, "/tmp/keys.json", "--",
         process.execPath, ZT_TS, "audit", "verify", "--bundle", "/tmp/audit.tar", "--keys", "/tmp/keys.json", "--json"],
       { env: { ZT_STORE: `sqlite:${join(nowhere, "events.db")}`, ZT_DATA_DIR: nowhere, ZT_CHAIN: "http://127.0.0.1:1" }, timeoutMs: 60_000 },
     );
