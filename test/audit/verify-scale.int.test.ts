@@ -5,7 +5,8 @@
  * append over 37 streams); `zt project` projects them as a child process with the
  * default checkpoint settings (a checkpoint every 100 records or 5 s), and
  * `zt audit verify` replays the whole store as another child; then `zt audit export`
- * writes a bundle of it and `zt audit verify --bundle` checks the bundle alone. Rates are printed to the
+ * writes a bundle of it and `zt audit verify --bundle` checks the bundle alone; copies with
+ * a bad signature and an altered event on different pages fail where they should. Rates are printed to the
  * test log, never asserted; the bounds are only there so that a hang fails.
  */
 import assert from "node:assert/strict";
@@ -112,4 +113,32 @@ test(`export and offline verify round trip on the same ${EVENTS.toLocaleString("
   const altered = await verifyBundle(bytes);
   assert.equal(altered.ok, false);
   assert.equal(altered.failure?.part, "events", JSON.stringify(altered.failure));
+});
+
+test("across pages of 5,000 records (signatures are checked concurrently, a page at a time): a bad signature on a later page is found, and one on an earlier page wins over a later failure", async () => {
+  const store = join(dir, "events.db");
+  const keys = join(dir, "keys", "audit.pub.json");
+  assert.ok(recordCount(store) > EVENTS, "runs after the tests above filled and projected the store");
+  const copy = (name: string, tamper: ReadonlyArray<string>) => {
+    const path = join(dir, name);
+    sql(store, `VACUUM INTO '${path}'`, [], true);
+    for (const statement of tamper) sql(path, statement, [], true);
+    return path;
+  };
+  const positionOf = (seq: number) => sql<{ position: number }>(store, "SELECT position FROM audit_records WHERE seq = ?", [seq])[0]!.position;
+  const borrowedSignature = (seq: number) => `UPDATE audit_records SET signature = (SELECT signature FROM audit_records WHERE seq = ${seq + 1}) WHERE seq = ${seq}`;
+
+  // On page 2.
+  const second = await verifyJson(copy("bad-signature.db", [borrowedSignature(7_500)]), keys, VERIFY_BOUND_MS);
+  assert.equal(second.run.code, 1);
+  assert.deepEqual(second.report.failure, { kind: "record_signature_invalid", position: positionOf(7_500), seq: 7_500, message: second.report.failure.message });
+
+  // A bad signature on page 1, an altered event on page 2: the first in seq order.
+  const both = await verifyJson(
+    copy("bad-signature-then-altered.db", [borrowedSignature(3), `UPDATE events SET recorded_at = '2020-01-01T00:00:00.000Z' WHERE position = ${positionOf(6_000)}`]),
+    keys,
+    VERIFY_BOUND_MS,
+  );
+  assert.equal(both.run.code, 1);
+  assert.deepEqual([both.report.failure.kind, both.report.failure.seq], ["record_signature_invalid", 3]);
 });
