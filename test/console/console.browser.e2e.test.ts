@@ -295,6 +295,10 @@ describe("the console in Chromium", { skip }, () => {
       await page.getByRole("link", { name: "Approvals" }).click();
       await page.locator("#approvals-state").filter({ hasText: /waiting for approval/ }).waitFor();
       await accessible(page, "approvals");
+      // A link to a request no longer pending says so.
+      const gone = `apr_${"01M8S".padEnd(26, "0")}`;
+      await page.goto(`${server.url}/console?approval=${gone}`);
+      await page.locator("#approvals-state").filter({ hasText: `The linked request ${gone} is not waiting for approval` }).waitFor();
     } finally {
       await context.close();
     }
@@ -309,11 +313,16 @@ describe("the console in Chromium", { skip }, () => {
     const approvalId: string = pending.json.approval_id;
     const { context, page } = await open();
     try {
+      // As the approvals webhook's console_url links it: the approvals view, at this request, its note focused.
+      await page.goto(`${server.url}/console?approval=${approvalId}`);
       await signIn(page, tokens.operator);
-      await page.getByRole("link", { name: "Approvals" }).click();
       const card = page.locator(`[data-approval="${approvalId}"]`);
       await card.waitFor();
-      await card.getByLabel("Note (optional)").fill("checked with the desk");
+      assert.equal(await page.locator("#view-approvals").isVisible(), true);
+      await page.waitForFunction((id) => document.activeElement?.id === `note-${id}`, approvalId);
+      assert.match((await card.getAttribute("class")) ?? "", /\blinked\b/);
+      await page.keyboard.type("checked with the desk");
+      assert.equal(await card.getByLabel("Note (optional)").inputValue(), "checked with the desk");
       await accessible(page, "an approval card");
       await screenshot(page, "console-approvals-laptop");
       await card.getByRole("button", { name: `Approve ${approvalId}` }).click();

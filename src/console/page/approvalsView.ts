@@ -23,9 +23,11 @@ const FIELDS: ReadonlyArray<readonly [string, string]> = [
   ["expires_at", "Expires"],
 ];
 
-export function approvalsView(): { readonly show: () => void; readonly hide: () => void } {
+/** `linked`: the approval a link named (the webhook's `console_url`), shown and focused once it loads. */
+export function approvalsView(linked: string | null): { readonly show: () => void; readonly hide: () => void } {
   const state = byId("approvals-state");
   const list = byId("approvals-list");
+  let toFocus = linked;
 
   const card = (approval: Record<string, unknown>) => {
     const id = String(approval["approval_id"] ?? "");
@@ -73,6 +75,17 @@ export function approvalsView(): { readonly show: () => void; readonly hide: () 
       state.textContent = pending.length === 0 ? "No request is waiting for approval." : `${pending.length} request(s) waiting for approval.`;
       // Leave the list alone while someone is typing a note in it.
       if (!list.contains(document.activeElement)) list.replaceChildren(...pending.map(card));
+      if (toFocus !== null) {
+        const id = toFocus;
+        toFocus = null;
+        const target = pending.some((approval) => approval["approval_id"] === id) ? list.querySelector<HTMLElement>(`li[data-approval="${CSS.escape(id)}"]`) : null;
+        if (target === null) state.textContent += ` The linked request ${id} is not waiting for approval (granted, rejected, expired or used).`;
+        else {
+          target.classList.add("linked");
+          target.scrollIntoView({ block: "center" });
+          target.querySelector<HTMLInputElement>("input[name=note]")?.focus();
+        }
+      }
     } catch (error) {
       state.textContent = `Cannot load approvals: ${(error as Error).message}`;
       list.replaceChildren();

@@ -51,11 +51,14 @@ function start(current: Session): void {
   const operator = current.role === "operator";
   nav.querySelectorAll<HTMLElement>("[data-operator]").forEach((item) => (item.hidden = !operator));
 
+  // A link from the approvals webhook (`console_url`, `?approval=<id>`) opens the approvals view at that request.
+  const linkedApproval = operator ? new URLSearchParams(location.search).get("approval") : null;
+  if (linkedApproval !== null && location.hash === "") history.replaceState(null, "", "#approvals");
   const verify = verifyPanel();
   const views: Record<string, View> = {
     decisions: decisionsView({ agentActor: current.actor, onVerify: verify.open }),
     denials: denialsView(),
-    ...(operator ? { approvals: approvalsView(), audit: auditView() } : {}),
+    ...(operator ? { approvals: approvalsView(linkedApproval), audit: auditView() } : {}),
   };
   let shown: string | null = null;
 
