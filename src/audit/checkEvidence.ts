@@ -14,6 +14,7 @@ import { decodeBase64Url } from "../kernel/base64url.ts";
 import { verifyCheckpointWith } from "../kernel/checkpoint.ts";
 import { decodeSignature, keyIdOf, type Ed25519Verifier } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes, sha256Hex } from "../kernel/hashing.ts";
+import { isRecord } from "../kernel/isRecord.ts";
 import { canonicalJson } from "../kernel/jcs.ts";
 import { leafHash, verifyInclusion } from "../kernel/merkle.ts";
 import { receiptHash } from "../vocabulary/receipt.ts";
@@ -47,7 +48,6 @@ export interface EvidenceReport {
 const HEX32 = /^[0-9a-f]{64}$/;
 
 const isHex32 = (value: unknown): value is string => typeof value === "string" && HEX32.test(value);
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const isCount = (value: unknown, min: number): value is number => Number.isSafeInteger(value) && (value as number) >= min;
 const check = (name: string, ok: boolean, detail: string): EvidenceCheck => (ok ? { name, ok } : { name, ok, detail });
 const bytes = (hex: string): Uint8Array => hexToBytes(hex) ?? new Uint8Array(0);
@@ -59,10 +59,10 @@ const bytes = (hex: string): Uint8Array => hexToBytes(hex) ?? new Uint8Array(0);
  */
 export function auditKeysFrom(document: unknown): Map<string, Uint8Array> {
   const keys = new Map<string, Uint8Array>();
-  const listed = isObject(document) ? document["keys"] : undefined;
+  const listed = isRecord(document) ? document["keys"] : undefined;
   if (!Array.isArray(listed)) return keys;
   for (const entry of listed) {
-    if (!isObject(entry) || entry["use"] !== "audit" || typeof entry["public_key"] !== "string") continue;
+    if (!isRecord(entry) || entry["use"] !== "audit" || typeof entry["public_key"] !== "string") continue;
     const publicKey = decodeBase64Url(entry["public_key"]);
     if (publicKey?.length === 32 && keyIdOf(publicKey) === entry["key_id"]) keys.set(entry["key_id"], publicKey);
   }
@@ -81,7 +81,7 @@ interface InclusionProofShape {
 }
 
 function inclusionProofShape(proof: unknown): InclusionProofShape | undefined {
-  if (!isObject(proof)) return undefined;
+  if (!isRecord(proof)) return undefined;
   const { leaf_hash, leaf_index, tree_size, audit_path, root, record_hash, checkpoint, batch_id } = proof;
   const ok =
     isHex32(leaf_hash) && isCount(leaf_index, 0) && isCount(tree_size, 1) && Array.isArray(audit_path) && audit_path.every(isHex32) && isHex32(root) &&
@@ -135,9 +135,9 @@ export async function checkInclusionProof(proof: unknown, keys: AuditKeys | null
  * fields (contract section 4): null when they are, else what is wrong.
  */
 export function decisionHashProblem(data: unknown): string | null {
-  if (!isObject(data)) return "the decision is not an object";
+  if (!isRecord(data)) return "the decision is not an object";
   const request = data["request"];
-  const intent = isObject(request) ? request["intent"] : undefined;
+  const intent = isRecord(request) ? request["intent"] : undefined;
   if (intent !== undefined) {
     const canonical = canonicalJson(intent);
     if (!canonical.ok || sha256Hex(canonical.text) !== data["intent_hash"]) return "intent_hash does not match the recorded intent";
@@ -146,7 +146,7 @@ export function decisionHashProblem(data: unknown): string | null {
   const wellFormed =
     typeof policy_id === "string" && (permit_id === null || typeof permit_id === "string") && (intent_hash === null || typeof intent_hash === "string") &&
     typeof status === "string" && typeof decided_at === "string" && Array.isArray(invariant_checks) &&
-    invariant_checks.every((c) => isObject(c) && typeof c["name"] === "string" && typeof c["ok"] === "boolean");
+    invariant_checks.every((c) => isRecord(c) && typeof c["name"] === "string" && typeof c["ok"] === "boolean");
   if (!wellFormed) return "the receipt fields (policy_id, permit_id, intent_hash, status, invariant_checks, decided_at) are not all there";
   const recomputed = receiptHash({
     policy_id,
@@ -161,14 +161,14 @@ export function decisionHashProblem(data: unknown): string | null {
 }
 
 function hashedEventShape(event: unknown): HashedEvent | undefined {
-  if (!isObject(event)) return undefined;
+  if (!isRecord(event)) return undefined;
   const { id, type, stream, revision, data, metadata, recorded_at } = event;
-  const ok = typeof id === "string" && typeof type === "string" && typeof stream === "string" && isCount(revision, 0) && isObject(data) && isObject(metadata) && typeof recorded_at === "string";
+  const ok = typeof id === "string" && typeof type === "string" && typeof stream === "string" && isCount(revision, 0) && isRecord(data) && isRecord(metadata) && typeof recorded_at === "string";
   return ok ? { id, type, stream, revision, data: data as HashedEvent["data"], metadata: metadata as HashedEvent["metadata"], recorded_at } : undefined;
 }
 
 function recordShape(record: unknown): AuditRecordFields | undefined {
-  if (!isObject(record)) return undefined;
+  if (!isRecord(record)) return undefined;
   const { seq, event_id, event_type, event_hash, prev_hash, hash, key_id, signature } = record;
   const ok = isCount(seq, 1) && typeof event_id === "string" && typeof event_type === "string" && isHex32(event_hash) && isHex32(prev_hash) && isHex32(hash) && typeof key_id === "string" && typeof signature === "string";
   return ok ? (record as unknown as AuditRecordFields) : undefined;
@@ -181,10 +181,10 @@ function recordShape(record: unknown): AuditRecordFields | undefined {
  * is this record's, and checkInclusionProof holds for it.
  */
 export async function checkDecisionEvidence(decisionId: string, evidence: unknown, keys: AuditKeys, verifier: Ed25519Verifier): Promise<EvidenceReport> {
-  const event = isObject(evidence) ? hashedEventShape(evidence["event"]) : undefined;
-  const record = isObject(evidence) ? recordShape(evidence["record"]) : undefined;
-  const proof = isObject(evidence) ? evidence["proof"] : undefined;
-  if (event === undefined || record === undefined || !isObject(proof)) {
+  const event = isRecord(evidence) ? hashedEventShape(evidence["event"]) : undefined;
+  const record = isRecord(evidence) ? recordShape(evidence["record"]) : undefined;
+  const proof = isRecord(evidence) ? evidence["proof"] : undefined;
+  if (event === undefined || record === undefined || !isRecord(proof)) {
     return { ok: false, checks: [check("evidence_format", false, "not decision evidence {event, record, proof}")], checkpoint: null };
   }
   const checks: EvidenceCheck[] = [];

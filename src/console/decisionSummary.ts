@@ -5,6 +5,7 @@
  * bounded in bytes whatever an agent put in its request.
  */
 import type { RecordedEvent } from "../events/EventStore.ts";
+import { isRecord } from "../kernel/isRecord.ts";
 import { DENY_REASONS } from "../vocabulary/DenyReason.ts";
 
 export interface DecisionSummary {
@@ -38,7 +39,8 @@ const textOr = (value: unknown, fallback: string | null) => (typeof value === "s
  */
 export function decisionSummary(event: RecordedEvent): DecisionSummary | undefined {
   const data = event.data;
-  const request = typeof data["request"] === "object" && data["request"] !== null && !Array.isArray(data["request"]) ? (data["request"] as Record<string, unknown>) : {};
+  const sentRequest = data["request"];
+  const request = isRecord(sentRequest) ? sentRequest : {};
   if (typeof data["decision_id"] !== "string" || typeof data["status"] !== "string") return undefined;
   return {
     position: event.position,

@@ -32,6 +32,7 @@ import { decodeBase64Url } from "../kernel/base64url.ts";
 import { verifyCheckpointWith } from "../kernel/checkpoint.ts";
 import { decodeSignature, keyIdOf, makeWebCryptoVerifier, type Ed25519Verifier } from "../kernel/ed25519.ts";
 import { bytesToHex, hexToBytes } from "../kernel/hashing.ts";
+import { isRecord } from "../kernel/isRecord.ts";
 import { canonicalJson } from "../kernel/jcs.ts";
 import { MerkleFrontier } from "../kernel/merkle.ts";
 import { AUDIT_BUNDLE_FORMAT, BUNDLE_PART_NAMES, BUNDLE_PARTS, type BundlePart, type BundleRecord } from "./AuditBundle.ts";
@@ -111,7 +112,6 @@ const fail = (part: BundleFailure["part"], kind: BundleFailureKind, message: str
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const HEX32 = /^[0-9a-f]{64}$/;
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const hasExactly = (value: Record<string, unknown>, keys: ReadonlyArray<string>) => {
   const own = Object.keys(value);
   return own.length === keys.length && keys.every((key) => Object.hasOwn(value, key));
@@ -157,15 +157,15 @@ const EVENT_FIELDS = ["id", "type", "stream", "revision", "data", "metadata", "r
 
 function asRecord(part: BundlePart, value: unknown, line: number): BundleRecord {
   const ok =
-    isObject(value) && hasExactly(value, RECORD_FIELDS) && isCount(value["seq"], 1) && typeof value["event_id"] === "string" && typeof value["event_type"] === "string" &&
+    isRecord(value) && hasExactly(value, RECORD_FIELDS) && isCount(value["seq"], 1) && typeof value["event_id"] === "string" && typeof value["event_type"] === "string" &&
     [value["event_hash"], value["prev_hash"], value["hash"]].every((h) => typeof h === "string" && HEX32.test(h)) && typeof value["key_id"] === "string" && typeof value["signature"] === "string";
   return ok ? (value as unknown as BundleRecord) : fail(part, "part_invalid", `line ${line} of ${BUNDLE_PARTS[part]} is not an audit record {${RECORD_FIELDS.join(", ")}}`, { line });
 }
 
 function asEvent(part: BundlePart, value: unknown, line: number, seq: number): HashedEvent {
   const ok =
-    isObject(value) && hasExactly(value, EVENT_FIELDS) && typeof value["id"] === "string" && typeof value["type"] === "string" && typeof value["stream"] === "string" &&
-    isCount(value["revision"], 0) && isObject(value["data"]) && isObject(value["metadata"]) && typeof value["recorded_at"] === "string";
+    isRecord(value) && hasExactly(value, EVENT_FIELDS) && typeof value["id"] === "string" && typeof value["type"] === "string" && typeof value["stream"] === "string" &&
+    isCount(value["revision"], 0) && isRecord(value["data"]) && isRecord(value["metadata"]) && typeof value["recorded_at"] === "string";
   return ok ? (value as unknown as HashedEvent) : fail(part, "part_invalid", `line ${line} of ${BUNDLE_PARTS[part]} is not a stored event {${EVENT_FIELDS.join(", ")}}`, { line, seq });
 }
 
@@ -206,10 +206,10 @@ async function verifyParts(bytes: Uint8Array, options: VerifyBundleOptions, veri
   // --- manifest ------------------------------------------------------------------------
   const [manifestLine] = readLines("manifest", content("manifest"), true);
   const manifest = manifestLine!.value;
-  const prefix = isObject(manifest) ? manifest["tree_prefix"] : undefined;
+  const prefix = isRecord(manifest) ? manifest["tree_prefix"] : undefined;
   if (
-    !isObject(manifest) || !hasExactly(manifest, ["format", "from_seq", "to_seq", "tree_prefix"]) || manifest["format"] !== AUDIT_BUNDLE_FORMAT ||
-    !isCount(manifest["from_seq"], 1) || !isCount(manifest["to_seq"], manifest["from_seq"] as number) || !isObject(prefix) || !hasExactly(prefix, ["size", "compact_range"]) ||
+    !isRecord(manifest) || !hasExactly(manifest, ["format", "from_seq", "to_seq", "tree_prefix"]) || manifest["format"] !== AUDIT_BUNDLE_FORMAT ||
+    !isCount(manifest["from_seq"], 1) || !isCount(manifest["to_seq"], manifest["from_seq"] as number) || !isRecord(prefix) || !hasExactly(prefix, ["size", "compact_range"]) ||
     !Array.isArray(prefix["compact_range"]) || !prefix["compact_range"].every((h) => typeof h === "string" && HEX32.test(h))
   ) {
     return fail("manifest", "part_invalid", `manifest.json is not {format: "${AUDIT_BUNDLE_FORMAT}", from_seq, to_seq >= from_seq, tree_prefix: {size, compact_range}}`, { line: 1 });
@@ -223,13 +223,13 @@ async function verifyParts(bytes: Uint8Array, options: VerifyBundleOptions, veri
 
   // --- keys ----------------------------------------------------------------------------
   const [keysLine] = readLines("keys", content("keys"), true);
-  const listed = isObject(keysLine!.value) && hasExactly(keysLine!.value, ["keys"]) ? keysLine!.value["keys"] : undefined;
+  const listed = isRecord(keysLine!.value) && hasExactly(keysLine!.value, ["keys"]) ? keysLine!.value["keys"] : undefined;
   if (!Array.isArray(listed) || listed.length === 0) return fail("keys", "part_invalid", "keys.json is not {keys: [...]} with at least one key", { line: 1 });
   const keys = new Map<string, Uint8Array>();
   for (const entry of listed) {
-    const publicKey = isObject(entry) && typeof entry["public_key"] === "string" ? decodeBase64Url(entry["public_key"]) : undefined;
+    const publicKey = isRecord(entry) && typeof entry["public_key"] === "string" ? decodeBase64Url(entry["public_key"]) : undefined;
     const valid =
-      isObject(entry) && hasExactly(entry, ["key_id", "use", "alg", "public_key"]) && entry["use"] === "audit" && entry["alg"] === "Ed25519" &&
+      isRecord(entry) && hasExactly(entry, ["key_id", "use", "alg", "public_key"]) && entry["use"] === "audit" && entry["alg"] === "Ed25519" &&
       publicKey?.length === 32 && keyIdOf(publicKey) === entry["key_id"] && !keys.has(entry["key_id"]);
     if (!valid) return fail("keys", "key_invalid", `keys.json: entry ${keys.size + 1} is not an audit key whose key_id is its public key's (or is listed twice)`, { line: 1 });
     const keyId = entry["key_id"] as string;
@@ -264,7 +264,7 @@ async function verifyParts(bytes: Uint8Array, options: VerifyBundleOptions, veri
   /** An {event, record} line of checkpoints.jsonl or anchors.jsonl, its signature checked. */
   const attested = async (part: BundlePart, line: Line, index: number) => {
     const n = index + 1;
-    if (!isObject(line.value) || !hasExactly(line.value, ["event", "record"])) return fail(part, "part_invalid", `line ${n} of ${BUNDLE_PARTS[part]} is not {event, record}`, { line: n });
+    if (!isRecord(line.value) || !hasExactly(line.value, ["event", "record"])) return fail(part, "part_invalid", `line ${n} of ${BUNDLE_PARTS[part]} is not {event, record}`, { line: n });
     const { record, valid } = checkRecord(part, line.value["record"], n);
     if (!(await valid)) fail(part, "record_signature_invalid", `the audit record (seq ${record.seq}) on line ${n} does not verify with audit key ${record.key_id}`, { line: n, seq: record.seq });
     const event = checkEvent(part, line.value["event"], record, n);

@@ -20,6 +20,7 @@
  */
 import { pathToFileURL } from "node:url";
 import type { Principal } from "../identity/Credentials.ts";
+import { isRecord } from "../kernel/isRecord.ts";
 import { parseTraceParent } from "../kernel/traceparent.ts";
 import { GATEWAY_ANSWERED } from "./mcpAnswer.ts";
 import { isDecidedMethod, mcpResource, type DecidedMethod } from "./mcpCall.ts";
@@ -265,7 +266,7 @@ export class GatewaySession {
     // W3C trace context: the caller's params._meta.traceparent (how MCP carries it), else
     // its HTTP header, recorded with the decision and sent upstream in _meta.
     const sentMeta = params["_meta"];
-    const meta = typeof sentMeta === "object" && sentMeta !== null && !Array.isArray(sentMeta) ? (sentMeta as Record<string, unknown>) : undefined;
+    const meta = isRecord(sentMeta) ? sentMeta : undefined;
     const header = extra.requestInfo?.headers["traceparent"];
     const traceparent = parseTraceParent(typeof meta?.["traceparent"] === "string" ? meta["traceparent"] : typeof header === "string" ? header : undefined)?.header;
     if (traceparent !== undefined && meta?.["traceparent"] === undefined) upstreamParams = { ...upstreamParams, _meta: { ...meta, traceparent } };

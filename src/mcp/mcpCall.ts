@@ -13,6 +13,7 @@
  */
 import { Either, Schema } from "effect";
 import type { JsonObject } from "../events/EventStore.ts";
+import { isRecord } from "../kernel/isRecord.ts";
 import { canonicalJson } from "../kernel/jcs.ts";
 import { sha256Hex } from "../kernel/hashing.ts";
 import { schemaProblems, type SchemaProblem } from "../kernel/schemaProblems.ts";
@@ -44,18 +45,16 @@ export interface McpCall {
 
 export type ReadCall = { readonly ok: true; readonly call: McpCall } | { readonly ok: false; readonly problems: ReadonlyArray<SchemaProblem> };
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
-
 /** Reads the target and arguments of a decided method's params (shape only; the decider checks the rest). */
 export function readCall(method: DecidedMethod, params: unknown): ReadCall {
-  if (!isObject(params)) return { ok: false, problems: [{ path: "$.params", kind: "Type", message: "expected an object" }] };
+  if (!isRecord(params)) return { ok: false, problems: [{ path: "$.params", kind: "Type", message: "expected an object" }] };
   const key = method === "resources/read" ? "uri" : "name";
   const target = params[key];
   const problems: SchemaProblem[] = [];
   if (typeof target !== "string") problems.push({ path: `$.params.${key}`, kind: target === undefined ? "Missing" : "Type", message: "expected a string" });
   const args = method === "resources/read" ? {} : (params["arguments"] ?? {});
-  if (!isObject(args)) problems.push({ path: "$.params.arguments", kind: "Type", message: "expected an object" });
-  if (problems.length > 0 || typeof target !== "string" || !isObject(args)) return { ok: false, problems };
+  if (!isRecord(args)) problems.push({ path: "$.params.arguments", kind: "Type", message: "expected an object" });
+  if (problems.length > 0 || typeof target !== "string" || !isRecord(args)) return { ok: false, problems };
   return { ok: true, call: { method, target, arguments: args as JsonObject } };
 }
 
@@ -68,7 +67,7 @@ export function readCall(method: DecidedMethod, params: unknown): ReadCall {
 export function cedarValue(value: unknown): unknown {
   if (typeof value === "number") return Number.isSafeInteger(value) ? value : JSON.stringify(value);
   if (Array.isArray(value)) return value.filter((item) => item !== null).map(cedarValue);
-  if (isObject(value)) {
+  if (isRecord(value)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) if (item !== null) out[key] = cedarValue(item);
     return out;

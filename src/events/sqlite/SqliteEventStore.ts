@@ -507,7 +507,9 @@ export const makeSqliteEventStore = (
           answer(false);
           Effect.runSync(PubSub.publish(commits, undefined));
         },
-        () => group.forEach((item) => item.answerOnCommit || item.resume(Effect.fail(syncFailed(item.parts[0]?.stream)))),
+        () => {
+          for (const item of group) if (!item.answerOnCommit) item.resume(Effect.fail(syncFailed(item.parts[0]?.stream)));
+        },
       );
     };
 
